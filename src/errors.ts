@@ -1,0 +1,87 @@
+// One class per failure, each with a stable `code` that logs, counters
+// (`reason` label) and the /apps "Last Error" column use. Messages quote the
+// offending token; parse errors also carry the 1-based line number.
+
+export class ProxyError extends Error {
+  readonly code: string = 'E_PROXY';
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+  /** Short, stable reason for counter labels (`E_PARSE` -> `parse`). */
+  get reason(): string {
+    return this.code.slice(2).toLowerCase();
+  }
+}
+
+/** Quote a token for an error message, bounded so hostile input cannot flood logs. */
+export function quote(token: string, max = 60): string {
+  const cut = token.length > max ? token.slice(0, max) + '…' : token;
+  return JSON.stringify(cut);
+}
+
+/** Malformed exposition text. `line` is 1-based within the payload. */
+export class ParseError extends ProxyError {
+  override readonly code = 'E_PARSE';
+  constructor(readonly line: number, detail: string) {
+    super(`line ${line}: ${detail}`);
+  }
+}
+
+/** A family's TYPE disagrees with the one another app (or the same payload) declared. */
+export class TypeConflictError extends ProxyError {
+  override readonly code = 'E_TYPE_CONFLICT';
+}
+
+/** The same series (name and label set) appears twice in one payload. */
+export class DuplicateSeriesError extends ProxyError {
+  override readonly code = 'E_DUPLICATE_SERIES';
+}
+
+/** A pushed family uses a name the proxy reserves for its own metrics. */
+export class ReservedNameError extends ProxyError {
+  override readonly code = 'E_RESERVED_NAME';
+}
+
+/** A payload, frame or body over the configured byte limit. */
+export class TooLargeError extends ProxyError {
+  override readonly code = 'E_TOO_LARGE';
+}
+
+/** A store limit (series per app, number of apps) would be exceeded. */
+export class LimitError extends ProxyError {
+  override readonly code = 'E_LIMIT';
+}
+
+/** Bytes on a socket that do not form a valid JSON object stream. */
+export class JsonFramingError extends ProxyError {
+  override readonly code = 'E_JSON';
+}
+
+/** Bytes on a socket that do not form a valid Cap'n Proto message stream. */
+export class CapnpFramingError extends ProxyError {
+  override readonly code = 'E_CAPNP';
+}
+
+/** An app name that is empty or not valid text. */
+export class AppNameError extends ProxyError {
+  override readonly code = 'E_APP_NAME';
+}
+
+/** A connection that sent nothing for longer than the idle timeout. */
+export class IdleTimeoutError extends ProxyError {
+  override readonly code = 'E_IDLE_TIMEOUT';
+}
+
+/** Configuration problems; `problems` holds one line per key. */
+export class ConfigError extends ProxyError {
+  override readonly code = 'E_CONFIG';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/** A listener could not be opened (port in use, socket path not writable). */
+export class ListenError extends ProxyError {
+  override readonly code = 'E_LISTEN';
+}
