@@ -18,6 +18,8 @@ export interface InboundMessage {
 export interface StreamDecoder {
   push(chunk: Buffer): InboundMessage[];
   end(): InboundMessage[];
+  /** True while bytes of an incomplete message are buffered (shutdown waits for those). */
+  hasPartial(): boolean;
 }
 
 export interface DecoderOptions {
