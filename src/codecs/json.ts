@@ -1,0 +1,113 @@
+// A stream of JSON objects on one connection: `{"app": "text"}` or
+// `{"app": ["line", ...]}`, several keys per object, objects separated by
+// optional whitespace, the sender may close after one (`nc -q 0`).
+//
+// The splitter tracks string/escape state and brace depth across chunks, so
+// every byte is scanned once however the stream is cut; only the bytes of
+// the object in progress are buffered, bounded by maxMessageBytes.
+
+import { JsonFramingError, TooLargeError, AppNameError, quote } from '../errors.js';
+import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
+
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+export class JsonStreamDecoder implements StreamDecoder {
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** Byte offset in the stream, for error messages. */
+  private offset = 0;
+
+  constructor(private readonly opts: DecoderOptions) {}
+
+  hasPartial(): boolean {
+    return this.depth > 0;
+  }
+
+  push(chunk: Buffer): InboundMessage[] {
+    const out: InboundMessage[] = [];
+    let start = this.depth > 0 ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (this.depth === 0) {
+        if (isSpace(b)) continue;
+        if (b !== OPEN) throw new JsonFramingError(`expected "{" at byte ${this.offset + i}, got ${quote(String.fromCharCode(b))}`);
+        start = i;
+        this.depth = 1;
+        continue;
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) this.inString = false;
+      } else if (b === QUOTE) this.inString = true;
+      else if (b === OPEN || b === 0x5b) this.depth++;
+      else if (b === CLOSE || b === 0x5d) {
+        if (--this.depth === 0) {
+          this.take(chunk.subarray(start, i + 1));
+          out.push(...this.decodeObject());
+          start = -1;
+        }
+      }
+    }
+    if (start >= 0) this.take(chunk.subarray(start));
+    this.offset += chunk.length;
+    return out;
+  }
+
+  end(): InboundMessage[] {
+    if (this.depth > 0) throw new JsonFramingError(`truncated JSON object: connection closed after ${this.partBytes} bytes of an unfinished object`);
+    return [];
+  }
+
+  private take(part: Buffer): void {
+    this.partBytes += part.length;
+    if (this.partBytes > this.opts.maxMessageBytes) {
+      throw new TooLargeError(`JSON object exceeds max_payload_bytes (${this.opts.maxMessageBytes} bytes) at byte ${this.offset}`);
+    }
+    this.parts.push(part);
+  }
+
+  private decodeObject(): InboundMessage[] {
+    const bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes);
+    this.parts = [];
+    this.partBytes = 0;
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw new JsonFramingError('JSON object is not valid UTF-8');
+    }
+    return messagesFromJson(text);
+  }
+}
+
+/** Turn one JSON object's text into messages; also used for one-shot bodies. */
+export function messagesFromJson(text: string): InboundMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new JsonFramingError(`invalid JSON object: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new JsonFramingError('expected a JSON object of app name to metrics');
+  const out: InboundMessage[] = [];
+  for (const [app, v] of Object.entries(value)) {
+    if (app === '') throw new AppNameError('empty app name in JSON object');
+    if (typeof v === 'string') out.push({ app, text: v });
+    else if (Array.isArray(v) && v.every((l) => typeof l === 'string')) out.push({ app, text: v.join('\n') });
+    else throw new JsonFramingError(`value for app ${quote(app)} must be a string or an array of strings`);
+  }
+  return out;
+}

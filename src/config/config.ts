@@ -1,0 +1,133 @@
+// TOML -> one typed, validated Config. The Rust proxy's config.toml
+// ([exporter], [receiver], [poll_external]) loads unchanged and means the
+// same; everything else is an addition with a default.
+
+import { readFileSync } from 'node:fs';
+import TOML from '@iarna/toml';
+import { ConfigError } from '../errors.js';
+import { isTable, parseHostPort, readSection, type Rules } from './schema.js';
+
+const exporterRules = {
+  // Node runs one event loop; accepted for compatibility, see README.
+  worker_threads: { kind: 'int', default: 0, min: 0, max: 1024 },
+  concurrent_requests: { kind: 'int', default: 2048, min: 1, max: 65534 },
+  scrape_expose_endpoint: { kind: 'string', default: '0.0.0.0:6555', check: hostPortProblem },
+} as const satisfies Rules;
+
+const receiverRules = {
+  format: { kind: 'string', default: 'json', oneOf: ['json', 'capnp', 'capnp_packed', 'auto'] },
+  receive_on_unix_socket: { kind: 'bool', default: true },
+  receiver_unix_socket: { kind: 'string', default: '/tmp/exporter-proxy-receiver.sock', check: nonEmpty },
+  unix_socket_user: { kind: 'string', default: 'current_user', check: nonEmpty },
+  unix_socket_group: { kind: 'string', default: 'current_group', check: nonEmpty },
+  unix_socket_mode: { kind: 'string', default: '0660', check: (v) => (/^0?[0-7]{3}$/.test(v) ? undefined : `must be an octal mode like "0660", got ${JSON.stringify(v)}`) },
+  receive_on_tcp_socket: { kind: 'bool', default: true },
+  receiver_tcp_socket: { kind: 'string', default: '127.0.0.1:6554', check: hostPortProblem },
+  max_payload_bytes: { kind: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 },
+  idle_timeout: { kind: 'number', default: 300, min: 0 },
+} as const satisfies Rules;
+
+const pollExternalRules = {
+  poll_other_scrape_endpoints: { kind: 'bool', default: false },
+  other_scrape_endpoints: { kind: 'strings', default: [], check: urlProblem },
+  allow_invalid_certs: { kind: 'bool', default: false },
+  poll_interval: { kind: 'number', default: 5, min: 0.1 },
+  client_timeout: { kind: 'number', default: 2, min: 0.01 },
+} as const satisfies Rules;
+
+const storeRules = {
+  ttl: { kind: 'number', default: 0, min: 0 },
+  app_label: { kind: 'string', default: '', check: (v) => (v === '' || /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v) ? undefined : `must be a valid label name, got ${JSON.stringify(v)}`) },
+} as const satisfies Rules;
+
+export type ReceiverFormat = 'json' | 'capnp' | 'capnp_packed' | 'auto';
+
+export interface Config {
+  exporter: { workerThreads: number; concurrentRequests: number; listen: { host: string; port: number } };
+  receiver: {
+    format: ReceiverFormat;
+    unix: { enabled: boolean; path: string; user: string; group: string; mode: number };
+    tcp: { enabled: boolean; host: string; port: number };
+    maxPayloadBytes: number;
+    /** 0 = never. */
+    idleTimeoutMs: number;
+  };
+  pollExternal: { enabled: boolean; endpoints: string[]; allowInvalidCerts: boolean; intervalMs: number; timeoutMs: number };
+  store: { ttlMs: number; appLabel: string };
+}
+
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store'];
+
+/** Validate a parsed TOML document; throws ConfigError listing every problem. */
+export function configFromToml(doc: Record<string, unknown>): Config {
+  const problems: string[] = [];
+  for (const key of Object.keys(doc)) {
+    if (!topLevel.includes(key)) problems.push(`${key}: unknown ${isTable(doc[key]) ? 'section' : 'key'}`);
+  }
+  const ex = readSection('exporter', doc.exporter, exporterRules, problems);
+  const rc = readSection('receiver', doc.receiver, receiverRules, problems);
+  const pe = readSection('poll_external', doc.poll_external, pollExternalRules, problems);
+  const st = readSection('store', doc.store, storeRules, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
+  const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
+  return {
+    exporter: { workerThreads: ex.worker_threads, concurrentRequests: ex.concurrent_requests, listen },
+    receiver: {
+      format: rc.format as ReceiverFormat,
+      unix: { enabled: rc.receive_on_unix_socket, path: rc.receiver_unix_socket, user: rc.unix_socket_user, group: rc.unix_socket_group, mode: parseInt(rc.unix_socket_mode, 8) },
+      tcp: { enabled: rc.receive_on_tcp_socket, ...tcp },
+      maxPayloadBytes: rc.max_payload_bytes,
+      idleTimeoutMs: Math.round(rc.idle_timeout * 1000),
+    },
+    pollExternal: {
+      enabled: pe.poll_other_scrape_endpoints,
+      endpoints: pe.other_scrape_endpoints,
+      allowInvalidCerts: pe.allow_invalid_certs,
+      intervalMs: Math.round(pe.poll_interval * 1000),
+      timeoutMs: Math.round(pe.client_timeout * 1000),
+    },
+    store: { ttlMs: Math.round(st.ttl * 1000), appLabel: st.app_label },
+  };
+}
+
+/** Parse TOML text; syntax errors become a ConfigError naming the line. */
+export function configFromText(text: string, origin = 'config'): Config {
+  let doc: Record<string, unknown>;
+  try {
+    doc = TOML.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as { line?: number; col?: number; message: string };
+    const where = e.line !== undefined ? ` line ${e.line + 1}, column ${(e.col ?? 0) + 1}` : '';
+    throw new ConfigError([`${origin}:${where}: invalid TOML: ${e.message.split('\n')[0]}`]);
+  }
+  return configFromToml(doc);
+}
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read config file: ${(err as Error).message}`]);
+  }
+  return configFromText(text, path);
+}
+
+function hostPortProblem(v: string): string | undefined {
+  const r = parseHostPort(v);
+  return typeof r === 'string' ? r : undefined;
+}
+
+function nonEmpty(v: string): string | undefined {
+  return v === '' ? 'must not be empty' : undefined;
+}
+
+function urlProblem(v: string): string | undefined {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : `must be an http or https URL, got ${JSON.stringify(v)}`;
+  } catch {
+    return `must be a URL, got ${JSON.stringify(v)}`;
+  }
+}

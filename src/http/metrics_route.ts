@@ -1,0 +1,48 @@
+// GET /metrics: the cached merged exposition plus the proxy's own metrics,
+// written straight to the socket (no copy of the cached body per scrape).
+
+import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { gzipWithTail, type RenderCache } from '../store/render_cache.js';
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface MetricsRouteDeps {
+  cache: RenderCache;
+  /** The proxy's own metrics, appended after the stored families. */
+  ownMetrics: () => Promise<string>;
+}
+
+/** True when the Accept-Encoding header allows gzip (q > 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  for (const part of header.split(',')) {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding.trim().toLowerCase() !== 'gzip' && coding.trim() !== '*') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+export function registerMetricsRoute(app: FastifyInstance, deps: MetricsRouteDeps): void {
+  app.get('/metrics', async (request, reply) => {
+    const gzip = acceptsGzip(request.headers['accept-encoding']);
+    const compressed = gzip ? await deps.cache.compressedCurrent() : undefined;
+    const body = compressed ? undefined : deps.cache.current().body;
+    const tail = Buffer.from(await deps.ownMetrics());
+    const parts = compressed ? gzipWithTail(compressed, tail) : [body!, tail];
+    reply.hijack();
+    writeParts(reply.raw, parts, gzip);
+  });
+}
+
+function writeParts(res: ServerResponse, parts: Buffer[], gzip: boolean): void {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const headers: Record<string, string | number> = { 'content-type': TEXT_CONTENT_TYPE, 'content-length': length, vary: 'Accept-Encoding' };
+  if (gzip) headers['content-encoding'] = 'gzip';
+  res.writeHead(200, headers);
+  for (let i = 0; i < parts.length - 1; i++) res.write(parts[i]);
+  res.end(parts[parts.length - 1]);
+}

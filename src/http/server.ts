@@ -1,0 +1,36 @@
+// The fastify instance on scrape_expose_endpoint. Routes know only the small
+// interfaces they are handed (a render cache, an app lister), never sources.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerMetricsRoute, type MetricsRouteDeps } from './metrics_route.js';
+import { registerAppsRoute } from './apps_route.js';
+import type { AppInfo } from '../store/store.js';
+
+export interface HttpDeps extends MetricsRouteDeps {
+  listApps: () => AppInfo[];
+  now: () => number;
+  /** False until every listener is up. */
+  ready: () => boolean;
+  bodyLimit?: number;
+  /** Socket idle timeout for HTTP connections, ms. */
+  connectionTimeoutMs?: number;
+}
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimit ?? 16 * 1024 * 1024,
+    connectionTimeout: deps.connectionTimeoutMs ?? 0,
+    requestTimeout: 60_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  registerMetricsRoute(app, deps);
+  registerAppsRoute(app, deps);
+  app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('OK\n'));
+  app.get('/-/ready', async (_req, reply) => (deps.ready() ? reply.type('text/plain').send('OK\n') : reply.code(503).type('text/plain').send('starting\n')));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html').send('<html><head><title>exporter-proxy</title></head><body><h1>exporter-proxy</h1><p><a href="/metrics">/metrics</a> <a href="/apps">/apps</a></p></body></html>\n'),
+  );
+  return app;
+}

@@ -1,0 +1,92 @@
+// Shared test plumbing: a proxy on port 0 with its socket in a temp dir,
+// and clients that speak to it over real sockets.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { configFromText, type Config } from '../src/config/config.js';
+import { ExporterProxy, type Addresses } from '../src/app.js';
+import { memoryLogger } from '../src/log.js';
+
+/** The repository root (tests run from dist/test). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'exporter-proxy-test-'));
+}
+
+/** A config for tests: everything on port 0 / a temp socket, plus `extra` TOML sections appended. */
+export function testConfig(dir: string, extra = '', receiver = ''): Config {
+  return configFromText(`
+[exporter]
+scrape_expose_endpoint = "127.0.0.1:0"
+[receiver]
+receiver_tcp_socket = "127.0.0.1:0"
+receiver_unix_socket = "${path.join(dir, 'receiver.sock')}"
+${receiver}
+${extra}
+`);
+}
+
+export interface Running {
+  proxy: ExporterProxy;
+  addr: Addresses;
+  dir: string;
+  logs: string[];
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(opts: { extra?: string; receiver?: string; config?: Config } = {}): Promise<Running> {
+  const dir = tempDir();
+  const config = opts.config ?? testConfig(dir, opts.extra, opts.receiver);
+  const logger = memoryLogger();
+  const proxy = new ExporterProxy({ config, logger, defaultMetrics: false });
+  const addr = await proxy.start();
+  return {
+    proxy,
+    addr,
+    dir,
+    logs: logger.lines,
+    url: `http://127.0.0.1:${addr.http.port}`,
+    async stop() {
+      await proxy.stop(1000);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Write bytes (optionally in pieces) to a TCP port or unix path, then half-close and wait for close. */
+export function send(target: { port: number } | { path: string }, data: Buffer | string | (Buffer | string)[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(target as net.NetConnectOpts, async () => {
+      for (const piece of Array.isArray(data) ? data : [data]) {
+        sock.write(piece);
+        await new Promise((r) => setImmediate(r));
+      }
+      sock.end();
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve());
+    sock.resume();
+  });
+}
+
+/** Poll `check` until it returns truthy or `ms` elapse. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 3000, what = 'condition'): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function getText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
+  const res = await fetch(url, { headers });
+  return { status: res.status, body: await res.text(), headers: res.headers };
+}

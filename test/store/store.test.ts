@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import { Store, type Update } from '../../src/store/store.js';
+import { RenderCache, gzipWithTail } from '../../src/store/render_cache.js';
+import { ProxyError } from '../../src/errors.js';
+
+function newStore(opts: Partial<ConstructorParameters<typeof Store>[0]> = {}) {
+  let clock = 1_000_000;
+  const rejected: string[] = [];
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_', now: () => clock, onReject: (_u, e) => rejected.push(e.code), ...opts });
+  const cache = new RenderCache(store);
+  return {
+    store,
+    rejected,
+    text: () => cache.current().body.toString(),
+    advance: (ms: number) => (clock += ms),
+    put: (app: string, text: string, extra: Partial<Update> = {}) => store.put({ app, text, source: 'test', receiver: 'tcp', ...extra }),
+  };
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ProxyError, String(err));
+    return err.code;
+  }
+  assert.fail('expected an error');
+}
+
+test('last write wins per app: the new payload replaces the whole entry', () => {
+  const s = newStore();
+  s.put('a', 'm{code="200"} 1\nm{code="400"} 3\n');
+  s.put('a', 'm{code="200"} 2\n');
+  assert.equal(s.text(), '# TYPE m untyped\nm{code="200"} 2\n');
+  assert.equal(s.store.seriesCount, 1);
+});
+
+test('families are merged across apps with one HELP/TYPE each, sorted by name', () => {
+  const s = newStore();
+  s.put('b', '# HELP up Is it up.\n# TYPE up gauge\nup{job="b"} 1\nzz 5\n');
+  s.put('a', '# TYPE up gauge\nup{job="a"} 0\n');
+  const out = s.text();
+  assert.equal(out.match(/# TYPE up gauge/g)?.length, 1);
+  assert.equal(out.match(/# HELP up Is it up\./g)?.length, 1);
+  assert.match(out, /up\{job="b"\} 1\n/);
+  assert.match(out, /up\{job="a"\} 0\n/);
+  assert.ok(out.indexOf('# TYPE up') < out.indexOf('# TYPE zz'));
+});
+
+test('an invalid payload changes nothing, is counted and remembered as the last error', () => {
+  const s = newStore();
+  s.put('a', 'good 1\n');
+  const before = s.text();
+  assert.equal(codeOf(() => s.put('a', 'good 1\nbad{ 2\n')), 'E_PARSE');
+  assert.equal(s.text(), before);
+  assert.deepEqual(s.rejected, ['E_PARSE']);
+  const info = s.store.listApps().find((a) => a.app === 'a')!;
+  assert.equal(info.series, 1);
+  assert.equal(info.lastError?.code, 'E_PARSE');
+  assert.match(info.lastError!.message, /line 2/);
+  s.put('a', 'good 2\n');
+  assert.equal(s.store.listApps()[0].lastError, undefined, 'a good payload clears the last error');
+});
+
+test('an app whose first payload is invalid is listed with its error and no series', () => {
+  const s = newStore();
+  codeOf(() => s.put('new', '# TYPE x flute\n'));
+  const [info] = s.store.listApps();
+  assert.equal(info.app, 'new');
+  assert.equal(info.series, 0);
+  assert.equal(info.updatedAt, undefined);
+  assert.equal(s.store.appCount, 0);
+});
+
+const conflicts: [string, string, string, string][] = [
+  ['counter vs gauge', '# TYPE m counter\nm 1\n', '# TYPE m gauge\nm 1\n', 'E_TYPE_CONFLICT'],
+  ['histogram vs untyped samples of the same name', '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n', 'h 3\n', 'E_TYPE_CONFLICT'],
+  ['untyped family that is a histogram suffix', '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n', 'h_count 3\n', 'E_TYPE_CONFLICT'],
+  ['histogram over an existing suffix family', 's_sum 3\n', '# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 1\ns_count 1\n', 'E_TYPE_CONFLICT'],
+  ['reserved prefix', 'ok 1\n', 'exporter_proxy_apps 3\n', 'E_RESERVED_NAME'],
+];
+
+for (const [name, first, second, code] of conflicts) {
+  test(`rejected across apps: ${name}`, () => {
+    const s = newStore();
+    s.put('a', first);
+    const before = s.text();
+    assert.equal(codeOf(() => s.put('b', second)), code);
+    assert.equal(s.text(), before);
+  });
+}
+
+test('samples without a TYPE line fit under a counter or gauge of another app', () => {
+  const s = newStore();
+  s.put('a', '# TYPE m counter\nm{a="1"} 1\n');
+  s.put('b', 'm{b="1"} 2\n');
+  assert.equal(s.text(), '# TYPE m counter\nm{a="1"} 1\nm{b="1"} 2\n');
+  assert.equal(codeOf(() => s.put('c', '# TYPE m gauge\nm{c="1"} 1\n')), 'E_TYPE_CONFLICT');
+});
+
+test('an app may change the type of a family only it holds', () => {
+  const s = newStore();
+  s.put('a', '# TYPE m counter\nm 1\n');
+  s.put('a', '# TYPE m gauge\nm 1\n');
+  assert.match(s.text(), /# TYPE m gauge/);
+});
+
+test('app_label keeps identical series from two apps apart, escaped, and overrides a sent label', () => {
+  const s = newStore({ appLabel: 'app' });
+  s.put('one', 'm{app="spoof"} 1\n');
+  s.put('t"w\\o\n', 'm 2\n');
+  assert.equal(s.text(), '# TYPE m untyped\nm{app="one"} 1\nm{app="t\\"w\\\\o\\n"} 2\n');
+});
+
+test('TTL: an app not updated for ttl disappears, others stay', () => {
+  const s = newStore({ ttlMs: 10_000 });
+  s.put('old', 'a 1\n');
+  s.advance(6000);
+  s.put('new', 'b 1\n');
+  s.advance(5000);
+  assert.deepEqual(s.store.expire(), ['old']);
+  assert.equal(s.text(), '# TYPE b untyped\nb 1\n');
+  assert.equal(s.store.listApps()[0].expiresAt, 1_000_000 + 6000 + 10_000);
+});
+
+test('per-update ttl overrides the store ttl; 0 never expires', () => {
+  const s = newStore({ ttlMs: 1000 });
+  s.put('keep', 'a 1\n', { ttlMs: 0 });
+  s.advance(5000);
+  assert.deepEqual(s.store.expire(), []);
+});
+
+test('merge mode replaces only the families in the payload', () => {
+  const s = newStore();
+  s.put('g', 'a 1\nb 1\n');
+  s.put('g', 'b 2\nc 3\n', { mode: 'merge' });
+  assert.equal(s.text(), '# TYPE a untyped\na 1\n# TYPE b untyped\nb 2\n# TYPE c untyped\nc 3\n');
+});
+
+test('remove drops the app and families it alone held', () => {
+  const s = newStore();
+  s.put('a', 'x 1\ny 1\n');
+  s.put('b', 'y 2\n');
+  assert.equal(s.store.remove('a'), true);
+  assert.equal(s.store.remove('a'), false);
+  assert.equal(s.text(), '# TYPE y untyped\ny 2\n');
+});
+
+test('limits: series per app and number of apps', () => {
+  const s = newStore({ maxSeriesPerApp: 2, maxApps: 1 });
+  assert.equal(codeOf(() => s.put('a', 'x 1\ny 1\nz 1\n')), 'E_LIMIT');
+  s.put('a', 'x 1\n');
+  assert.equal(codeOf(() => s.put('b', 'x 1\n')), 'E_LIMIT');
+  s.put('a', 'x 2\ny 2\n');
+});
+
+test('timestamps are kept as sent', () => {
+  const s = newStore();
+  s.put('a', 'm{a="b"}    3 1395066363000\n');
+  assert.equal(s.text(), '# TYPE m untyped\nm{a="b"} 3 1395066363000\n');
+});
+
+test('render is cached per version and rebuilt after a change', () => {
+  const s = newStore();
+  const cache = new RenderCache(s.store);
+  s.put('a', 'x 1\n');
+  const r1 = cache.current();
+  assert.equal(cache.current(), r1, 'unchanged store: same cached object');
+  s.put('a', 'x 2\n');
+  assert.notEqual(cache.current(), r1);
+  assert.equal(cache.current().body.toString(), '# TYPE x untyped\nx 2\n');
+});
+
+test('gzip: cached body plus a per-scrape tail is one valid gzip member', async () => {
+  const s = newStore();
+  s.put('a', Array.from({ length: 5000 }, (_, i) => `m{i="${i}"} ${i}`).join('\n'));
+  const cache = new RenderCache(s.store);
+  const compressed = await cache.compressedCurrent();
+  assert.equal(await cache.compressedCurrent(), compressed, 'compressed once per version');
+  const tail = Buffer.from('# TYPE own gauge\nown 1\n');
+  const gz = Buffer.concat(gzipWithTail(compressed, tail));
+  assert.equal(gunzipSync(gz).toString(), cache.current().body.toString() + tail.toString());
+  const empty = await new RenderCache(newStore().store).compressedCurrent();
+  assert.equal(gunzipSync(Buffer.concat(gzipWithTail(empty, tail))).toString(), tail.toString());
+});
