@@ -85,3 +85,22 @@ export class ConfigError extends ProxyError {
 export class ListenError extends ProxyError {
   override readonly code = 'E_LISTEN';
 }
+
+/**
+ * A length-delimited protobuf body (io.prometheus.client.MetricFamily) that
+ * cannot be decoded, or holds something the text format cannot represent.
+ * `family` is the 1-based index of the delimited message in the body, `field`
+ * names where in it the problem is (metric name and index when known, then the
+ * protobuf field), `offset` is the byte offset in the body.
+ */
+export class ProtobufError extends ProxyError {
+  override readonly code = 'E_PROTOBUF';
+  constructor(
+    readonly family: number,
+    readonly field: string,
+    readonly offset: number,
+    detail: string,
+  ) {
+    super(`family ${family}, ${field}, byte ${offset}: ${detail}`);
+  }
+}
