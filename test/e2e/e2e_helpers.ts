@@ -1,0 +1,85 @@
+// Running the real CLI and the real programs a user has. A missing program
+// is a failure that says how to install it, never a silent skip.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { ROOT, tempDir } from '../helpers.js';
+
+export function requireCommand(cmd: string, debianPackage: string): string {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} is not installed: apt-get install ${debianPackage} (scripts/install-test-deps.sh does it)`);
+  return r.stdout.trim();
+}
+
+/** A port that was free a moment ago, for programs that cannot listen on port 0. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface CliProxy {
+  child: ChildProcess;
+  dir: string;
+  http: string;
+  tcpPort: number;
+  unixPath: string;
+  stderr: () => string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Start bin/exporter-proxy.js with a config whose listeners are on port 0 in a temp dir. */
+export async function startCli(extraToml = ''): Promise<CliProxy> {
+  const dir = tempDir();
+  const unixPath = path.join(dir, 'receiver.sock');
+  const configPath = path.join(dir, 'config.toml');
+  fs.writeFileSync(
+    configPath,
+    `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${unixPath}"\n${extraToml}\n`,
+  );
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const started = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`proxy did not start:\n${err}`)), 10_000);
+    const check = () => {
+      const line = err.split('\n').find((l) => l.includes('msg="exporter-proxy started"'));
+      if (line) {
+        clearTimeout(t);
+        resolve(line);
+      }
+    };
+    child.stderr!.on('data', check);
+    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}:\n${err}`)));
+  });
+  const http = /http=(\S+)/.exec(started)![1];
+  const tcpPort = Number(/tcp=\S+:(\d+)/.exec(started)![1]);
+  return {
+    child,
+    dir,
+    http: `http://${http}`,
+    tcpPort,
+    unixPath,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Run a shell pipeline (e.g. `cat f | nc ...`); throws with its output on failure. */
+export function sh(script: string, opts: { input?: string } = {}): string {
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', input: opts.input, timeout: 20_000 });
+  if (r.status !== 0) throw new Error(`${script}\nexit ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
