@@ -1,0 +1,504 @@
+// Cap'n Proto receiver codec: a stream of InboundMetrics messages
+// (schema/metric_data.capnp) in standard stream framing, optionally packed,
+// as the Rust exporter-proxy's apps write them to a TCP or unix socket.
+//
+// Framing (segment table, size limits, truncation) and packing are handled
+// here by hand, incrementally. The struct itself is read with capnp-ts
+// (pointer resolution including far and double-far pointers); the two Text
+// fields are then validated here (NUL terminator, strict UTF-8), because
+// capnp-ts's own Text reader neither checks the terminator nor rejects
+// malformed UTF-8 (overlong forms, surrogates, bad continuation bytes).
+
+import { createRequire } from 'node:module';
+import { AppNameError, CapnpFramingError, ProxyError, TooLargeError, quote } from '../errors.js';
+import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
+
+// capnp-ts 0.7.0 ships its .ts sources next to its .d.ts files, so a static
+// `import * as capnp from 'capnp-ts'` makes tsc type-check those sources,
+// which fail under TypeScript 5.9 strict (no @types/debug, ArrayBufferLike vs
+// ArrayBuffer, an un-`declare`d property override). The package is therefore
+// loaded untyped and the few members used here are described below; the
+// runtime objects are capnp-ts's own.
+
+/** A capnp-ts Pointer (or Struct) object. */
+export interface CapnpPointer {
+  readonly segment: object;
+  byteOffset: number;
+  toString(): string;
+}
+export interface CapnpStructCtor<T extends CapnpPointer> {
+  readonly _capnp: { displayName: string; id: string; size: unknown };
+  new (segment: object, byteOffset: number, depthLimit?: number, compositeIndex?: number): T;
+}
+export interface CapnpMessage {
+  getRoot<T extends CapnpPointer>(root: CapnpStructCtor<T>): T;
+  initRoot<T extends CapnpPointer>(root: CapnpStructCtor<T>): T;
+  toArrayBuffer(): ArrayBuffer;
+  toPackedArrayBuffer(): ArrayBuffer;
+}
+export interface CapnpTs {
+  Message: new (src?: ArrayBuffer | ArrayBufferView, packed?: boolean, singleSegment?: boolean) => CapnpMessage;
+  ObjectSize: new (dataByteLength: number, pointerLength: number) => object;
+  Struct: {
+    new (segment: object, byteOffset: number, depthLimit?: number, compositeIndex?: number): CapnpPointer;
+    getPointer(index: number, s: CapnpPointer): CapnpPointer;
+    getText(index: number, s: CapnpPointer): string;
+    setText(index: number, value: string, s: CapnpPointer): void;
+  };
+  Pointer: { isNull(p: CapnpPointer): boolean };
+  Data: { fromPointer(p: CapnpPointer): { toUint8Array(): Uint8Array } };
+}
+
+export const capnp = createRequire(import.meta.url)('capnp-ts') as CapnpTs;
+
+/** Chunks shorter than this are coalesced into TAIL_BYTES buffers. */
+const SMALL_CHUNK = 512;
+const TAIL_BYTES = 16 * 1024;
+
+/** More segments than any sane encoder produces for a two-field struct. */
+export const MAX_SEGMENTS = 512;
+
+/** What capnpc-ts would generate for `struct InboundMetrics` (id from `capnp compile -ocapnp`). */
+export class InboundMetrics extends capnp.Struct {
+  static readonly _capnp = {
+    displayName: 'InboundMetrics',
+    id: 'a51eb28a3fe040a9',
+    size: new capnp.ObjectSize(0, 2),
+  };
+
+  getAppName(): string {
+    return capnp.Struct.getText(0, this);
+  }
+  setAppName(value: string): void {
+    capnp.Struct.setText(0, value, this);
+  }
+  getData(): string {
+    return capnp.Struct.getText(1, this);
+  }
+  setData(value: string): void {
+    capnp.Struct.setText(1, value, this);
+  }
+  override toString(): string {
+    return 'InboundMetrics_' + super.toString();
+  }
+}
+
+const FIELDS = ['appName', 'data'] as const;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** capnp-ts error messages embed pointer dumps; keep them short. */
+function detail(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return quote(msg, 120);
+}
+
+/**
+ * Bounds violations surface from capnp-ts either as its own errors (pointer
+ * offset, segment id) or as the RangeError of a DataView / Uint8Array over
+ * the segment's ArrayBuffer; wrong pointer types as TS023 / TS024.
+ */
+function isOutOfBounds(e: unknown): boolean {
+  return e instanceof RangeError || (e instanceof Error && /^CAPNP-TS0(04|19|36) /.test(e.message));
+}
+function isWrongType(e: unknown): boolean {
+  return e instanceof Error && /^CAPNP-TS0(23|24) /.test(e.message);
+}
+
+/** Read Text field `index` of the root struct: non-null, NUL-terminated, strict UTF-8. */
+function readText(root: InboundMetrics, index: 0 | 1): string {
+  const name = FIELDS[index];
+  let bytes: Uint8Array;
+  try {
+    const p = capnp.Struct.getPointer(index, root);
+    if (capnp.Pointer.isNull(p)) throw new CapnpFramingError(`missing field ${name} (null pointer; is the root struct InboundMetrics?)`);
+    // Validates LIST of BYTE (following far pointers); the view is bounds checked against the segment.
+    bytes = capnp.Data.fromPointer(p).toUint8Array();
+  } catch (e) {
+    if (e instanceof ProxyError) throw e;
+    if (isOutOfBounds(e)) throw new CapnpFramingError(`field ${name}: pointer out of bounds (${detail(e)})`);
+    if (isWrongType(e)) throw new CapnpFramingError(`field ${name} is not Text (${detail(e)})`);
+    throw new CapnpFramingError(`field ${name}: invalid pointer (${detail(e)})`);
+  }
+  const n = bytes.length;
+  if (n === 0 || bytes[n - 1] !== 0) throw new CapnpFramingError(`field ${name}: Text is not NUL-terminated`);
+  try {
+    return utf8.decode(bytes.subarray(0, n - 1));
+  } catch {
+    throw new CapnpFramingError(`field ${name}: Text is not valid UTF-8`);
+  }
+}
+
+/**
+ * Decode one complete framed (unpacked) message. `bytes` holds exactly the
+ * segment table and the segments, already checked for consistency.
+ */
+export function decodeFramedMessage(bytes: Uint8Array, headerBytes: number): InboundMessage {
+  const seg0Words = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
+  if (seg0Words === 0) throw new CapnpFramingError('message has no root pointer (segment 0 is empty)');
+  let zero = true;
+  for (let i = headerBytes; i < headerBytes + 8; i++) if (bytes[i] !== 0) zero = false;
+  if (zero) throw new CapnpFramingError('root pointer is null');
+
+  let root: InboundMetrics;
+  try {
+    // Hand capnp-ts an exactly sized ArrayBuffer: given a view it copies via
+    // buffer.slice() too, but measured 2-4x slower than copying here first.
+    let src = bytes;
+    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) {
+      src = new Uint8Array(bytes.byteLength);
+      src.set(bytes);
+    }
+    const msg = new capnp.Message(src.buffer as ArrayBuffer, false, false);
+    root = msg.getRoot(InboundMetrics);
+  } catch (e) {
+    if (isOutOfBounds(e)) throw new CapnpFramingError(`root pointer out of bounds (${detail(e)})`);
+    if (isWrongType(e)) throw new CapnpFramingError(`root is not an InboundMetrics struct (${detail(e)})`);
+    throw new CapnpFramingError(`root: invalid pointer (${detail(e)})`);
+  }
+  const app = readText(root, 0);
+  const text = readText(root, 1);
+  if (app === '') throw new AppNameError('empty appName in capnp message');
+  return { app, text };
+}
+
+/**
+ * Incremental unpacker for the capnp packing scheme. Output goes to `sink` in
+ * pieces of at most `scratchSize` bytes (raw runs may be passed through as
+ * views of the input), so a hostile zero run cannot make it allocate more
+ * than that before the framer gets to reject the bytes.
+ */
+class Unpacker {
+  private state: 'tag' | 'bytes' | 'zeroCount' | 'rawCount' | 'raw' = 'tag';
+  private tag = 0;
+  private bit = 0;
+  private raw = 0;
+  private readonly word = new Uint8Array(8);
+  private readonly out: Buffer;
+  private outLen = 0;
+
+  constructor(
+    private readonly sink: (piece: Buffer) => void,
+    private readonly scratchSize = 64 * 1024,
+  ) {
+    this.out = Buffer.allocUnsafe(scratchSize);
+  }
+
+  /** True when the packed stream stopped inside a word or run. */
+  get midWord(): boolean {
+    return this.state !== 'tag';
+  }
+
+  push(chunk: Buffer): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      switch (this.state) {
+        case 'tag': {
+          const t = chunk[i++];
+          if (t === 0) {
+            this.zeros(8);
+            this.state = 'zeroCount';
+          } else {
+            this.tag = t;
+            this.bit = 0;
+            this.state = 'bytes';
+          }
+          break;
+        }
+        case 'bytes': {
+          const tag = this.tag;
+          const w = this.word;
+          let bit = this.bit;
+          while (bit < 8) {
+            if (tag & (1 << bit)) {
+              if (i >= n) break;
+              w[bit] = chunk[i++];
+            } else {
+              w[bit] = 0;
+            }
+            bit++;
+          }
+          this.bit = bit;
+          if (bit < 8) break;
+          if (this.outLen + 8 > this.scratchSize) this.flush();
+          this.out.set(w, this.outLen);
+          this.outLen += 8;
+          this.state = tag === 0xff ? 'rawCount' : 'tag';
+          break;
+        }
+        case 'zeroCount':
+          this.zeros(chunk[i++] * 8);
+          this.state = 'tag';
+          break;
+        case 'rawCount':
+          this.raw = chunk[i++] * 8;
+          this.state = this.raw > 0 ? 'raw' : 'tag';
+          break;
+        case 'raw': {
+          const k = Math.min(this.raw, n - i);
+          if (k >= 256 || this.outLen + k > this.scratchSize) {
+            this.flush();
+            this.sink(chunk.subarray(i, i + k));
+          } else {
+            chunk.copy(this.out, this.outLen, i, i + k);
+            this.outLen += k;
+          }
+          i += k;
+          this.raw -= k;
+          if (this.raw === 0) this.state = 'tag';
+          break;
+        }
+      }
+    }
+    this.flush();
+  }
+
+  private zeros(count: number): void {
+    while (count > 0) {
+      if (this.outLen === this.scratchSize) this.flush();
+      const k = Math.min(count, this.scratchSize - this.outLen);
+      this.out.fill(0, this.outLen, this.outLen + k);
+      this.outLen += k;
+      count -= k;
+    }
+  }
+
+  private flush(): void {
+    if (this.outLen === 0) return;
+    const piece = Buffer.from(this.out.subarray(0, this.outLen));
+    this.outLen = 0;
+    this.sink(piece);
+  }
+}
+
+/**
+ * Decoder for one connection carrying Cap'n Proto InboundMetrics messages in
+ * standard stream framing, or packed framing with `packed: true`.
+ *
+ * Buffers a list of chunks plus a running total (no concatenation per chunk);
+ * a message is copied out once when complete. The segment table is checked
+ * (count <= MAX_SEGMENTS, announced total <= maxMessageBytes) as soon as it
+ * has arrived, before the body is buffered.
+ *
+ * Errors: when messages were completed in the same push() call as a framing
+ * error, they are returned and the error is thrown by the next push() or
+ * end() (it is also visible as `pendingError` at once). After an error has
+ * been thrown the decoder is dead: further calls return [].
+ */
+export class CapnpStreamDecoder implements StreamDecoder {
+  private readonly max: number;
+  private readonly unpacker: Unpacker | undefined;
+  private chunks: Buffer[] = [];
+  private tail: Buffer | undefined;
+  private tailStart = 0;
+  private tailLen = 0;
+  private head = 0;
+  private headOff = 0;
+  /** Bytes buffered (unpacked) from the start of the current message. */
+  private buffered = 0;
+  private segCount = -1;
+  private headerBytes = 0;
+  private expected = -1;
+  private out: InboundMessage[] = [];
+  private pending: ProxyError | undefined;
+  private dead = false;
+
+  constructor(opts: DecoderOptions & { packed?: boolean }) {
+    this.max = opts.maxMessageBytes;
+    this.unpacker = opts.packed ? new Unpacker((piece) => this.feed(piece)) : undefined;
+  }
+
+  hasPartial(): boolean {
+    return !this.dead && (this.buffered > 0 || (this.unpacker?.midWord ?? false));
+  }
+
+  /** A framing error already detected, to be thrown by the next call. */
+  get pendingError(): ProxyError | undefined {
+    return this.pending;
+  }
+
+  push(chunk: Buffer): InboundMessage[] {
+    if (this.dead) return [];
+    this.throwPending();
+    try {
+      if (this.unpacker) this.unpacker.push(chunk);
+      else this.feed(chunk);
+    } catch (e) {
+      return this.fail(e);
+    }
+    return this.drain();
+  }
+
+  end(): InboundMessage[] {
+    if (this.dead) return [];
+    this.throwPending();
+    this.dead = true;
+    const midWord = this.unpacker?.midWord ?? false;
+    if (this.buffered > 0 || midWord) {
+      const exact = this.expected >= 0;
+      const expected = exact ? this.expected : this.segCount >= 0 ? this.headerBytes : 8;
+      this.release();
+      throw new CapnpFramingError(
+        `truncated message: expected ${exact ? '' : 'at least '}${expected} bytes, got ${this.buffered}` +
+          (midWord ? ' (packed stream ended inside a word)' : ''),
+      );
+    }
+    return [];
+  }
+
+  private throwPending(): void {
+    const err = this.pending;
+    if (err) {
+      this.pending = undefined;
+      this.dead = true;
+      throw err;
+    }
+  }
+
+  private fail(e: unknown): InboundMessage[] {
+    this.release();
+    const err = e instanceof ProxyError ? e : new CapnpFramingError(`capnp decoder failure: ${detail(e)}`);
+    if (this.out.length === 0) {
+      this.dead = true;
+      throw err;
+    }
+    this.pending = err;
+    return this.drain();
+  }
+
+  private drain(): InboundMessage[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private release(): void {
+    this.tail = undefined;
+    this.tailStart = this.tailLen = 0;
+    this.chunks = [];
+    this.head = 0;
+    this.headOff = 0;
+  }
+
+  /**
+   * Append unpacked bytes and decode every message they complete. Small
+   * chunks are copied into a shared tail buffer, so a peer trickling single
+   * bytes costs memory in proportion to the bytes, not to the chunk count.
+   */
+  private feed(buf: Buffer): void {
+    const n = buf.length;
+    if (n === 0) return;
+    if (n < SMALL_CHUNK) {
+      if (!this.tail || this.tailLen + n > this.tail.length) {
+        this.seal();
+        this.tail = Buffer.allocUnsafe(TAIL_BYTES);
+        this.tailStart = this.tailLen = 0;
+      }
+      buf.copy(this.tail, this.tailLen);
+      this.tailLen += n;
+    } else {
+      this.seal();
+      this.chunks.push(buf);
+    }
+    this.buffered += n;
+    for (;;) {
+      if (this.segCount < 0) {
+        if (this.buffered < 4) return;
+        this.seal();
+        const count = this.peek(4).readUInt32LE(0) + 1;
+        if (count > MAX_SEGMENTS) {
+          throw new CapnpFramingError(`segment table announces ${count} segments (limit ${MAX_SEGMENTS})`);
+        }
+        this.segCount = count;
+        this.headerBytes = (4 + 4 * count + 7) & ~7;
+        if (this.headerBytes > this.max) {
+          throw new TooLargeError(
+            `capnp segment table of ${this.headerBytes} bytes exceeds the message limit of ${this.max} bytes`,
+          );
+        }
+      }
+      if (this.expected < 0) {
+        if (this.buffered < this.headerBytes) return;
+        this.seal();
+        const hdr = this.peek(this.headerBytes);
+        let words = 0;
+        for (let i = 0; i < this.segCount; i++) words += hdr.readUInt32LE(4 + 4 * i);
+        const total = this.headerBytes + words * 8;
+        if (total > this.max) {
+          throw new TooLargeError(
+            `capnp message of ${total} bytes (announced by its segment table) exceeds the limit of ${this.max} bytes`,
+          );
+        }
+        this.expected = total;
+      }
+      if (this.buffered < this.expected) return;
+      this.seal();
+      const total = this.expected;
+      const headerBytes = this.headerBytes;
+      const bytes = this.take(total);
+      this.buffered -= total;
+      this.segCount = -1;
+      this.expected = -1;
+      this.headerBytes = 0;
+      this.out.push(decodeFramedMessage(bytes, headerBytes));
+    }
+  }
+
+  /** Move the tail buffer's new bytes into the chunk list. */
+  private seal(): void {
+    if (this.tail && this.tailLen > this.tailStart) {
+      this.chunks.push(this.tail.subarray(this.tailStart, this.tailLen));
+      this.tailStart = this.tailLen;
+    }
+  }
+
+  /** The first n buffered bytes, without consuming them (n is small: header only). */
+  private peek(n: number): Buffer {
+    const first = this.chunks[this.head];
+    if (first.length - this.headOff >= n) return first.subarray(this.headOff, this.headOff + n);
+    const dst = Buffer.allocUnsafe(n);
+    let got = 0;
+    let off = this.headOff;
+    for (let c = this.head; got < n; c++, off = 0) {
+      const src = this.chunks[c];
+      got += src.copy(dst, got, off, Math.min(src.length, off + n - got));
+    }
+    return dst;
+  }
+
+  /** Consume n bytes: a view when they lie in one chunk, else one exact-size copy. */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[this.head];
+    let result: Uint8Array;
+    if (first.length - this.headOff >= n) {
+      result = first.subarray(this.headOff, this.headOff + n);
+      this.headOff += n;
+    } else {
+      result = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        const src = this.chunks[this.head];
+        const k = Math.min(src.length - this.headOff, n - got);
+        result.set(src.subarray(this.headOff, this.headOff + k), got);
+        got += k;
+        this.headOff += k;
+        if (this.headOff === src.length && got < n) {
+          this.head++;
+          this.headOff = 0;
+        }
+      }
+    }
+    if (this.headOff === this.chunks[this.head].length) {
+      this.head++;
+      this.headOff = 0;
+    }
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
+    return result;
+  }
+}
