@@ -6,7 +6,7 @@
 // every byte is scanned once however the stream is cut; only the bytes of
 // the object in progress are buffered, bounded by maxMessageBytes.
 
-import { JsonFramingError, TooLargeError, AppNameError, quote } from '../errors.js';
+import { JsonFramingError, TooLargeError, AppNameError, ProxyError, quote } from '../errors.js';
 import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
 
 const OPEN = 0x7b; // {
@@ -35,8 +35,26 @@ export class JsonStreamDecoder implements StreamDecoder {
     return this.depth > 0;
   }
 
+  private failed: ProxyError | undefined;
+
+  get pendingError(): ProxyError | undefined {
+    return this.failed;
+  }
+
   push(chunk: Buffer): InboundMessage[] {
+    if (this.failed) throw this.failed;
     const out: InboundMessage[] = [];
+    try {
+      this.scan(chunk, out);
+    } catch (err) {
+      if (!(err instanceof ProxyError)) throw err;
+      this.failed = err;
+      if (out.length === 0) throw err;
+    }
+    return out;
+  }
+
+  private scan(chunk: Buffer, out: InboundMessage[]): void {
     let start = this.depth > 0 ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
@@ -63,10 +81,10 @@ export class JsonStreamDecoder implements StreamDecoder {
     }
     if (start >= 0) this.take(chunk.subarray(start));
     this.offset += chunk.length;
-    return out;
   }
 
   end(): InboundMessage[] {
+    if (this.failed) throw this.failed;
     if (this.depth > 0) throw new JsonFramingError(`truncated JSON object: connection closed after ${this.partBytes} bytes of an unfinished object`);
     return [];
   }

@@ -65,6 +65,7 @@ export class StreamServer {
       try {
         decoder ??= this.opts.newDecoder(chunk[0]);
         deliver(decoder.push(chunk));
+        if (decoder.pendingError) fail(decoder.pendingError);
       } catch (err) {
         fail(err);
       }

@@ -86,7 +86,7 @@ export class RenderCache {
  * a final deflate run of the tail, and a trailer whose CRC continues over the tail.
  */
 export function gzipWithTail(cached: CompressedBody, tail: Buffer): Buffer[] {
-  const tailDeflated = zlib.deflateRawSync(tail, { level: 6 });
+  const tailDeflated = zlib.deflateRawSync(tail, { level: 1 });
   const trailer = Buffer.allocUnsafe(8);
   trailer.writeUInt32LE(zlib.crc32(tail, cached.crc) >>> 0, 0);
   trailer.writeUInt32LE((cached.length + tail.length) >>> 0, 4);

@@ -75,6 +75,14 @@ for (const [name, input, code, re] of bad) {
   });
 }
 
+test('objects completed before a framing error in the same chunk are returned, then the error', () => {
+  const d = new JsonStreamDecoder({ maxMessageBytes: 1024 });
+  const out = d.push(Buffer.from('{"a":"x 1"}{"b":"y 1"} garbage'));
+  assert.deepEqual(out.map((m) => m.app), ['a', 'b']);
+  assert.equal(d.pendingError?.code, 'E_JSON');
+  assert.throws(() => d.push(Buffer.from('{"c":"z 1"}')), /expected "\{"/);
+});
+
 test('invalid UTF-8 is an error, not a replacement character', () => {
   assert.equal(errorOf([Buffer.concat([Buffer.from('{"a":"x'), Buffer.from([0xff]), Buffer.from(' 1"}')])]).message, 'JSON object is not valid UTF-8');
 });

@@ -40,7 +40,7 @@ test('the unix socket gets the configured mode and is removed on stop', async ()
 test('many objects on one long-lived connection; a framing error keeps what came before', async () => {
   const p = await startProxy();
   try {
-    await send({ port: p.addr.tcp!.port }, ['{"a":"x 1"}', '{"b":"y 1"}\n', '{"c": 42}', '{"d":"never 1"}']);
+    await send({ port: p.addr.tcp!.port }, ['{"a":"x 1"}', '{"b":"y 1"}\n{"c": 42}', '{"d":"never 1"}']);
     await waitFor(() => p.proxy.store.appCount === 2);
     assert.deepEqual(p.proxy.store.listApps().map((a) => a.app).sort(), ['a', 'b']);
     const { body } = await getText(`${p.url}/metrics`);
