@@ -30,6 +30,12 @@ test('the shipped config.toml is valid', () => {
   assert.equal(c.receiver.maxPayloadBytes, 16 * 1024 * 1024);
 });
 
+test('the Docker image config is valid and listens for other containers', () => {
+  const c = loadConfig(path.join(ROOT, 'docker', 'config.toml'));
+  assert.equal(c.receiver.tcp.host, '0.0.0.0');
+  assert.equal(c.receiver.unix.path, '/run/exporter-proxy/receiver.sock');
+});
+
 test('defaults for an empty file', () => {
   const c = configFromText('');
   assert.equal(c.store.ttlMs, 0);
