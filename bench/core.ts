@@ -3,7 +3,7 @@
 // side by side with a bare Node server holding the same bytes, and RSS per
 // stored series. Usage: node dist/bench/core.js [apps] [series] [rounds]
 
-import { startProxyProcess, rssOf, jsonMessage, sendOverSockets, until, ownMetric, scrapeLoad, startBareServer, table } from './lib.js';
+import { startProxyProcess, rssOf, jsonMessage, measureSocketIngest, ownMetric, scrapeLoad, startBareServer, table } from './lib.js';
 
 const apps = Number(process.argv[2] ?? 1000);
 const series = Number(process.argv[3] ?? 100);
@@ -15,19 +15,7 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const rssEmpty = rssOf(proxy.child.pid!);
 
-  // Round 0 fills the store; later rounds replace every app (steady state).
-  const payloads = Array.from({ length: rounds }, (_, round) => Array.from({ length: apps }, (_, a) => jsonMessage(a, series, round)));
-  const timings: number[] = [];
-  let expected = 0;
-  for (const msgs of payloads) {
-    expected += apps;
-    const t0 = performance.now();
-    await sendOverSockets({ port: proxy.tcpPort }, msgs, connections);
-    await until(() => ownMetric(proxy.http, 'exporter_proxy_received_total\\{receiver="tcp"\\}'), (n) => n >= expected);
-    timings.push((performance.now() - t0) / 1000);
-  }
-  const steady = timings.slice(1);
-  const steadySeconds = steady.reduce((a, b) => a + b, 0) / Math.max(1, steady.length);
+  const ingest = await measureSocketIngest(proxy, 'tcp', jsonMessage, { apps, series, rounds, connections });
   const stored = await ownMetric(proxy.http, 'exporter_proxy_series');
 
   const metricsUrl = `${proxy.http}/metrics`;
@@ -50,9 +38,9 @@ try {
   console.log(
     table([
       ['ingest', 'value'],
-      ['first fill, s', timings[0]],
-      ['pushes/s (steady, replacing every app)', apps / steadySeconds],
-      ['series/s (steady)', (apps * series) / steadySeconds],
+      ['first fill, s', ingest.firstFillSeconds],
+      ['pushes/s (steady, replacing every app)', ingest.pushesPerSecond],
+      ['series/s (steady)', ingest.seriesPerSecond],
       ['stored series', stored],
     ]),
   );

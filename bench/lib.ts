@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { InboundMetrics, capnp } from '../src/codecs/capnp.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -74,6 +75,50 @@ export function appText(app: number, series: number, round = 0): string {
 
 export function jsonMessage(app: number, series: number, round = 0): Buffer {
   return Buffer.from(JSON.stringify({ [`app${app}`]: appText(app, series, round) }));
+}
+
+/** The same payload as one InboundMetrics message, standard framing (capnp-ts encoder). */
+export function capnpMessage(app: number, series: number, round = 0): Buffer {
+  const m = new capnp.Message();
+  const root = m.initRoot(InboundMetrics);
+  root.setAppName(`app${app}`);
+  root.setData(appText(app, series, round));
+  return Buffer.from(m.toArrayBuffer());
+}
+
+export interface IngestResult {
+  firstFillSeconds: number;
+  pushesPerSecond: number;
+  seriesPerSecond: number;
+}
+
+/**
+ * Push `apps` payloads of `series` series `rounds` times over `connections`
+ * sockets; round 0 fills the store, later rounds replace every app (steady
+ * state). Timed until the proxy counted every payload as received.
+ */
+export async function measureSocketIngest(
+  proxy: ProxyProcess,
+  transport: 'tcp' | 'unix',
+  encode: (app: number, series: number, round: number) => Buffer,
+  opts: { apps: number; series: number; rounds: number; connections: number },
+): Promise<IngestResult> {
+  const target = transport === 'tcp' ? { port: proxy.tcpPort } : { path: proxy.unixPath };
+  const counter = `exporter_proxy_received_total\\{receiver="${transport}"\\}`;
+  let expected = await ownMetric(proxy.http, counter);
+  if (Number.isNaN(expected)) expected = 0;
+  const timings: number[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    const msgs = Array.from({ length: opts.apps }, (_, a) => encode(a, opts.series, round));
+    expected += opts.apps;
+    const t0 = performance.now();
+    await sendOverSockets(target, msgs, opts.connections);
+    await until(() => ownMetric(proxy.http, counter), (n) => n >= expected);
+    timings.push((performance.now() - t0) / 1000);
+  }
+  const steady = timings.length > 1 ? timings.slice(1) : timings;
+  const seconds = steady.reduce((a, b) => a + b, 0) / steady.length;
+  return { firstFillSeconds: timings[0], pushesPerSecond: opts.apps / seconds, seriesPerSecond: (opts.apps * opts.series) / seconds };
 }
 
 /**
