@@ -157,29 +157,31 @@ export class Store {
 
   listApps(): AppInfo[] {
     const out: AppInfo[] = [];
-    for (const e of this.entries.values()) {
-      const err = this.errors.get(e.app);
-      out.push({
-        app: e.app,
-        source: e.source,
-        receiver: e.receiver,
-        updatedAt: e.updatedAt,
-        expiresAt: e.expiresAt,
-        series: e.series,
-        lastError: err && { code: err.code, message: err.message, at: err.at },
-      });
-    }
+    for (const e of this.entries.values()) out.push(this.infoOf(e));
     for (const [app, err] of this.errors) {
       if (!this.entries.has(app)) out.push({ app, source: err.source, receiver: err.receiver, series: 0, lastError: { code: err.code, message: err.message, at: err.at } });
     }
     return out;
   }
 
+  private infoOf(e: Entry): AppInfo {
+    const err = this.errors.get(e.app);
+    return {
+      app: e.app,
+      source: e.source,
+      receiver: e.receiver,
+      updatedAt: e.updatedAt,
+      expiresAt: e.expiresAt,
+      series: e.series,
+      lastError: err && { code: err.code, message: err.message, at: err.at },
+    };
+  }
+
   /** The app's families as last accepted (for snapshots and the Pushgateway API); undefined if none. */
   getApp(app: string): { info: AppInfo; families: { name: string; type: MetricType; help?: string; text: string }[] } | undefined {
     const e = this.entries.get(app);
     if (!e) return undefined;
-    const info = this.listApps().find((a) => a.app === app)!;
+    const info = this.infoOf(e);
     const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: c.text }));
     return { info, families };
   }
