@@ -155,11 +155,11 @@ export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, 
   }
 }
 
-/** A value of one of the proxy's own metrics, read from /metrics' tail. */
+/** A value of one of the proxy's own metrics, from /-/metrics (which does not render the store). */
 export async function ownMetric(base: string, name: string): Promise<number> {
-  const res = await fetch(`${base}/metrics`);
+  const res = await fetch(`${base}/-/metrics`);
   const text = await res.text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text.slice(-200_000));
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
 

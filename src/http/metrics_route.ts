@@ -35,6 +35,9 @@ export function registerMetricsRoute(app: FastifyInstance, deps: MetricsRouteDep
     reply.hijack();
     writeParts(reply.raw, parts, gzip);
   });
+  // The proxy's own metrics alone: cheap to scrape often (health dashboards,
+  // benchmarks), where /metrics would re-render every stored app after a change.
+  app.get('/-/metrics', async (_request, reply) => reply.type(TEXT_CONTENT_TYPE).send(await deps.ownMetrics()));
 }
 
 function writeParts(res: ServerResponse, parts: Buffer[], gzip: boolean): void {

@@ -8,7 +8,7 @@
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
-import { parseText, escapeLabelValue } from '../exposition/text_parse.js';
+import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text` or `payload`. */
@@ -26,6 +26,11 @@ export interface Update {
   mode?: 'replace' | 'merge';
   /** Per-update expiry override in ms (0 = never); default is the store's ttl. */
   ttlMs?: number;
+  /**
+   * Bookkeeping on an existing entry (the Pushgateway API's push_failure_time_seconds):
+   * the entry keeps its source, update time, expiry and last error, and `onAccept` is not called.
+   */
+  bookkeeping?: boolean;
 }
 
 export interface AppInfo {
@@ -59,6 +64,29 @@ interface Entry {
   chunks: Map<string, Chunk>;
   series: number;
 }
+
+/** A stored family chunk as snapshots see it (read-only). */
+export interface StoredChunk {
+  readonly type: MetricType;
+  /** False for samples that had no TYPE line. */
+  readonly declared: boolean;
+  readonly help?: string;
+  /** Pre-rendered sample lines (escaped, with the store's labels), each ending in a newline. */
+  readonly text: string;
+  readonly series: number;
+}
+
+/** One app's entry as snapshots see it (read-only); `chunks` keyed by family name. */
+export interface StoredEntry {
+  readonly app: string;
+  readonly source: string;
+  readonly receiver: string;
+  readonly updatedAt: number;
+  readonly expiresAt?: number;
+  readonly chunks: ReadonlyMap<string, StoredChunk> | Iterable<readonly [string, StoredChunk]>;
+}
+
+const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 /** All apps' chunks of one family, keyed by app. */
 interface FamilySlot {
@@ -123,6 +151,7 @@ export class Store {
   put(update: Update): number {
     try {
       const series = this.apply(update);
+      if (update.bookkeeping) return series;
       this.errors.delete(update.app);
       this.opts.onAccept?.(update, series);
       return series;
@@ -187,6 +216,74 @@ export class Store {
   }
 
   /**
+   * Every entry as held now, for snapshots: O(apps) references, no copy.
+   * Entries are never mutated once stored (an update swaps in a new one), so
+   * the caller may serialize them later, off the hot path, and still get one
+   * consistent point in time.
+   */
+  storedEntries(): StoredEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /**
+   * Put back entries from a snapshot without re-parsing their text (it was
+   * validated when first stored; the snapshot's checksum guards the bytes).
+   * Still checked, O(1) per family: names, types, the reserved prefix, type
+   * agreement across apps, the limits, and expiry (entries whose time has
+   * passed are dropped). Invalid entries are skipped with the reason.
+   */
+  restore(records: Iterable<StoredEntry>, now = this.now()): { restored: number; series: number; expired: number; skipped: { app: string; reason: string }[] } {
+    const out = { restored: 0, series: 0, expired: 0, skipped: [] as { app: string; reason: string }[] };
+    for (const r of records) {
+      if (r.expiresAt !== undefined && r.expiresAt <= now) {
+        out.expired++;
+        continue;
+      }
+      try {
+        const entry = this.restoredEntry(r);
+        const old = this.entries.get(entry.app);
+        if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit`);
+        if (old) {
+          this.detach(old, old.chunks.keys());
+          this.totalSeries -= old.series;
+        }
+        this.entries.set(entry.app, entry);
+        this.attach(entry);
+        this.totalSeries += entry.series;
+        out.restored++;
+        out.series += entry.series;
+      } catch (err) {
+        out.skipped.push({ app: String(r.app), reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (out.restored) this._version++;
+    return out;
+  }
+
+  private restoredEntry(r: StoredEntry): Entry {
+    const app = r.app;
+    if (typeof app !== 'string' || app === '' || app.length > 1024) throw new AppNameError('app name must be 1 to 1024 characters');
+    if (typeof r.source !== 'string' || typeof r.receiver !== 'string' || !Number.isFinite(r.updatedAt) || (r.expiresAt !== undefined && !Number.isFinite(r.expiresAt))) {
+      throw new ProxyError(`app ${quote(app)}: malformed entry`);
+    }
+    const chunks = new Map<string, Chunk>();
+    const own = new Map<string, MetricType>();
+    for (const [name, c] of r.chunks) own.set(name, c.type);
+    let series = 0;
+    for (const [name, c] of r.chunks) {
+      if (!isValidMetricName(name) || !TYPES.has(c.type) || typeof c.text !== 'string' || !c.text.endsWith('\n') || !Number.isInteger(c.series) || c.series < 1) {
+        throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
+      }
+      this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true } as Family, own);
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, text: c.text, bytes: Buffer.byteLength(c.text), series: c.series });
+      series += c.series;
+    }
+    const max = this.opts.maxSeriesPerApp;
+    if (max && series > max) throw new LimitError(`app ${quote(app)} holds ${series} series; the limit per app is ${max}`);
+    return { app, source: r.source, receiver: r.receiver, updatedAt: r.updatedAt, expiresAt: r.expiresAt, chunks, series };
+  }
+
+  /**
    * Visit every family with samples, sorted by name, with its merged header
    * and each holder's pre-rendered sample lines. Used by the render cache.
    */
@@ -219,7 +316,9 @@ export class Store {
       if (family.samples.length === 0) continue;
       this.checkFamily(app, family, own);
       const text = renderSamples(family, labels);
-      next.set(family.name, { type: family.type, declared: family.typeDeclared, help: family.help, text, bytes: Buffer.byteLength(text), series: family.samples.length });
+      const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
+      const help = family.help === undefined ? undefined : ownCopy(family.help);
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, text, bytes: Buffer.byteLength(text), series: family.samples.length });
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
@@ -233,6 +332,7 @@ export class Store {
       this.totalSeries -= old.series;
     }
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
+    if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
     this.entries.set(app, entry);
     this.attach(entry);
     this.totalSeries += series;
@@ -324,6 +424,16 @@ export class Store {
     if (this.errors.size >= MAX_REMEMBERED_ERRORS) this.errors.delete(this.errors.keys().next().value!);
     this.errors.set(update.app, { code: e.code, message: e.message, at: this.now(), source: update.source, receiver: update.receiver });
   }
+}
+
+/**
+ * A copy that shares no memory with the payload. Names and HELP come out of
+ * the parser as slices of the payload text, and V8 keeps a whole parent
+ * string alive for any slice of it: without the copy every stored app would
+ * pin its last payload (~90 bytes per series).
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 const SIMPLE: ReadonlySet<string> = new Set(['counter', 'gauge', 'untyped', 'loose']);

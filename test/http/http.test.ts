@@ -50,6 +50,15 @@ for (const gzip of [false, true]) {
   });
 }
 
+test('/-/metrics serves only the proxy\'s own metrics', async () => {
+  const p = proxy();
+  p.ingest({ app: 'a', text: 'stored_family 1\n', source: 's', receiver: 'tcp' });
+  const res = await p.http.inject('/-/metrics');
+  assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  assert.match(res.body, /^exporter_proxy_series 1$/m);
+  assert.doesNotMatch(res.body, /stored_family/);
+});
+
 test('acceptsGzip honours q=0 and wildcards', () => {
   assert.equal(acceptsGzip('gzip'), true);
   assert.equal(acceptsGzip('deflate, gzip;q=0.5'), true);
