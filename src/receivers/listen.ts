@@ -5,6 +5,7 @@
 import net from 'node:net';
 import fs from 'node:fs';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ListenError } from '../errors.js';
 
 const reasons: Record<string, string> = {
@@ -42,6 +43,7 @@ export interface UnixSocketOptions {
 
 export async function listenUnix(server: net.Server, opts: UnixSocketOptions): Promise<void> {
   const what = `unix socket ${opts.path}`;
+  checkSocketDir(opts.path, what);
   await removeStaleSocket(opts.path, what);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(what, err));
@@ -60,6 +62,23 @@ export async function listenUnix(server: net.Server, opts: UnixSocketOptions): P
     server.close();
     if (err instanceof ListenError) throw err;
     throw new ListenError(`cannot set owner or mode of ${what}: ${(err as Error).message}`);
+  }
+}
+
+/** libuv reports a missing directory as EACCES; say what is really wrong. */
+function checkSocketDir(path: string, what: string): void {
+  const dir = dirname(path);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new ListenError(`cannot listen on ${what}: directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new ListenError(`cannot listen on ${what}: ${dir} is not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new ListenError(`cannot listen on ${what}: directory ${dir} is not writable by this user`);
   }
 }
 

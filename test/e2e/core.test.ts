@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { FIXTURES, waitFor, getText, tempDir } from '../helpers.js';
+import { FIXTURES, ROOT, waitFor, getText, tempDir } from '../helpers.js';
 import { requireCommand, startCli, freePort, sh } from './e2e_helpers.js';
 
 test('nc sends both reference payloads over TCP and the unix socket; SIGTERM exits 0 and removes the socket', async () => {
@@ -101,6 +101,29 @@ test('a real Prometheus scrapes the proxy while two apps push the same family: t
     pushers.forEach(clearInterval);
     prom.kill('SIGTERM');
     await new Promise((r) => prom.once('exit', r));
+    await p.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CLI: a port in use or an unwritable socket path is one line and exit 1', async () => {
+  const p = await startCli();
+  const dir = tempDir();
+  try {
+    const cases: [string, RegExp][] = [
+      [`[exporter]\nscrape_expose_endpoint = "${new URL(p.http).host}"\n[receiver]\nreceive_on_unix_socket = false\nreceive_on_tcp_socket = false\n`, /^exporter-proxy: cannot listen on http 127\.0\.0\.1:\d+: address already in use$/],
+      [`[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceive_on_tcp_socket = false\nreceiver_unix_socket = "/nonexistent-dir/x.sock"\n`, /^exporter-proxy: cannot listen on unix socket \/nonexistent-dir\/x\.sock: directory \/nonexistent-dir does not exist$/],
+    ];
+    for (const [toml, re] of cases) {
+      const file = path.join(dir, 'c.toml');
+      fs.writeFileSync(file, toml);
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', file], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 1, r.stderr);
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('level='));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], re);
+    }
+  } finally {
     await p.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
