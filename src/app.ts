@@ -1,6 +1,8 @@
 // Wires the parts and owns the start/stop order; nothing else lives here.
 // Start: store -> HTTP -> receivers (so the first push can be scraped).
 // Stop: receivers -> HTTP, each given what is left of one deadline.
+// The poller starts after the HTTP server and stops first (in-flight polls
+// aborted); fan-out routes are registered with the other routes.
 
 import fs from 'node:fs';
 import type { Config } from './config/config.js';
@@ -14,6 +16,10 @@ import { listenTcp, listenUnix } from './receivers/listen.js';
 import type { StreamServer } from './receivers/stream.js';
 import type { Logger } from './log.js';
 import type { FastifyInstance } from 'fastify';
+import { HttpFetcher } from './poller/fetch.js';
+import { Poller, type PollEvent } from './poller/poller.js';
+import { FanoutGroups } from './fanout/groups.js';
+import { registerFanoutRoutes } from './fanout/routes.js';
 
 export interface ProxyOptions {
   config: Config;
@@ -21,6 +27,8 @@ export interface ProxyOptions {
   now?: () => number;
   /** Collect prom-client's process/nodejs metrics (off in most tests). */
   defaultMetrics?: boolean;
+  /** Called after every poll of a [poll_external] target (tests, benchmark). */
+  onPoll?: (e: PollEvent) => void;
 }
 
 export interface Addresses {
@@ -40,6 +48,10 @@ export class ExporterProxy {
   private expiryTimer?: NodeJS.Timeout;
   private started = false;
   private readonly now: () => number;
+  /** Outbound HTTP for the poller and fan-out: pooled connections, shared. */
+  private readonly fetcher: HttpFetcher;
+  readonly fanout: FanoutGroups;
+  private poller?: Poller;
 
   constructor(private readonly opts: ProxyOptions) {
     const { config, logger } = opts;
@@ -69,6 +81,9 @@ export class ExporterProxy {
       now: this.now,
       ready: () => this.started,
     });
+    this.fetcher = new HttpFetcher({ dnsServers: config.dns.servers });
+    this.fanout = new FanoutGroups(config.fanout, { fetcher: this.fetcher, logger, registry: this.telemetry.registry, dnsServers: config.dns.servers });
+    registerFanoutRoutes(this.http, { fanout: this.fanout, now: this.now });
   }
 
   private async ownMetrics(): Promise<string> {
@@ -102,6 +117,18 @@ export class ExporterProxy {
     } catch (err) {
       await this.stop();
       throw err;
+    }
+    if (config.poller.enabled && config.poller.targets.length) {
+      this.poller = new Poller({
+        targets: config.poller.targets,
+        maxBodyBytes: config.poller.maxBodyBytes,
+        fetcher: this.fetcher,
+        sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
+        logger,
+        registry: this.telemetry.registry,
+        onPoll: this.opts.onPoll,
+      });
+      this.poller.start();
     }
     if (config.store.ttlMs > 0) this.expiryTimer = setInterval(() => this.store.expire(), Math.min(1000, config.store.ttlMs)).unref();
     this.started = true;
@@ -139,10 +166,13 @@ export class ExporterProxy {
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     const deadline = Date.now() + graceMs;
     this.started = false;
+    await this.poller?.stop();
+    this.poller = undefined;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
     await Promise.all(this.receivers.map((r) => (r.server.server.listening ? r.server.stop(deadline) : undefined)));
     if (ownsSocket) fs.rmSync(this.opts.config.receiver.unix.path, { force: true });
     await this.http.close();
+    await this.fetcher.close();
   }
 }

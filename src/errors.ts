@@ -104,3 +104,30 @@ export class ProtobufError extends ProxyError {
     super(`family ${family}, ${field}, byte ${offset}: ${detail}`);
   }
 }
+
+/** Why an outbound fetch (poll target, fan-out instance) failed; the `reason` counter label. */
+export type FetchFailure = 'refused' | 'dns' | 'tls' | 'network' | 'timeout' | 'status' | 'too_large' | 'invalid' | 'aborted';
+
+/**
+ * An outbound HTTP fetch that produced no usable body. `reason` is the
+ * failure class (not derived from `code`), `status` the HTTP status when one
+ * was received.
+ */
+export class FetchError extends ProxyError {
+  override readonly code = 'E_FETCH';
+  constructor(
+    private readonly failure: FetchFailure,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+  override get reason(): FetchFailure {
+    return this.failure;
+  }
+}
+
+/** A fan-out group's instances could not be discovered (DNS, file_sd) and no earlier list exists. */
+export class DiscoveryError extends ProxyError {
+  override readonly code = 'E_DISCOVERY';
+}

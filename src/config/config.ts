@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
 import { ConfigError } from '../errors.js';
 import { isTable, parseHostPort, readSection, type Rules } from './schema.js';
+import { readPollTargets, type PollerConfig } from '../poller/config.js';
+import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 
 const exporterRules = {
   // Node runs one event loop; accepted for compatibility, see README.
@@ -33,6 +35,8 @@ const pollExternalRules = {
   allow_invalid_certs: { kind: 'bool', default: false },
   poll_interval: { kind: 'number', default: 5, min: 0.1 },
   client_timeout: { kind: 'number', default: 2, min: 0.01 },
+  // new: largest poll body (after gzip decompression), enforced while reading.
+  max_body_bytes: { kind: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 },
 } as const satisfies Rules;
 
 const storeRules = {
@@ -53,10 +57,15 @@ export interface Config {
     idleTimeoutMs: number;
   };
   pollExternal: { enabled: boolean; endpoints: string[]; allowInvalidCerts: boolean; intervalMs: number; timeoutMs: number };
+  /** Every poll target (other_scrape_endpoints and [[poll_external.targets]]) with defaults applied. */
+  poller: PollerConfig;
+  /** [[fanout]] groups served at /targets/<name>/metrics. */
+  fanout: FanoutGroupConfig[];
+  dns: DnsConfig;
   store: { ttlMs: number; appLabel: string };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -66,7 +75,11 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   }
   const ex = readSection('exporter', doc.exporter, exporterRules, problems);
   const rc = readSection('receiver', doc.receiver, receiverRules, problems);
-  const pe = readSection('poll_external', doc.poll_external, pollExternalRules, problems);
+  const pe = readSection('poll_external', doc.poll_external, pollExternalRules, problems, { allowExtra: ['targets'] });
+  const pollDefaults = { intervalS: pe.poll_interval, timeoutS: pe.client_timeout, tlsSkipVerify: pe.allow_invalid_certs };
+  const pollTargets = readPollTargets(pe.other_scrape_endpoints, isTable(doc.poll_external) ? doc.poll_external.targets : undefined, pollDefaults, problems);
+  const fanout = readFanout(doc.fanout, problems);
+  const dns = readDns(doc.dns, problems);
   const st = readSection('store', doc.store, storeRules, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
@@ -88,6 +101,9 @@ export function configFromToml(doc: Record<string, unknown>): Config {
       timeoutMs: Math.round(pe.client_timeout * 1000),
     },
     store: { ttlMs: Math.round(st.ttl * 1000), appLabel: st.app_label },
+    poller: { enabled: pe.poll_other_scrape_endpoints, maxBodyBytes: pe.max_body_bytes, targets: pollTargets },
+    fanout,
+    dns,
   };
 }
 
