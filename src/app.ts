@@ -20,6 +20,16 @@ import { HttpFetcher } from './poller/fetch.js';
 import { Poller, type PollEvent } from './poller/poller.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
+import { loadConfig } from './config/config.js';
+import { ConfigError } from './errors.js';
+import { Persistence } from './store/persistence.js';
+import { serverFactory, installProtection, applyTimeouts, applyTls } from './http/protection.js';
+import { registerReloadRoute, type ReloadOutcome } from './http/reload_route.js';
+import { planReload } from './reload.js';
+import { cidrMatcher } from './net/cidr.js';
+import { decoderFactory } from './receivers/sockets.js';
+import { PushService, RECEIVER as PUSH_RECEIVER } from './push/service.js';
+import { registerPushRoutes } from './push/routes.js';
 
 export interface ProxyOptions {
   config: Config;
@@ -29,6 +39,8 @@ export interface ProxyOptions {
   defaultMetrics?: boolean;
   /** Called after every poll of a [poll_external] target (tests, benchmark). */
   onPoll?: (e: PollEvent) => void;
+  /** The file the config came from; SIGHUP and POST /-/reload re-read it. */
+  configPath?: string;
 }
 
 export interface Addresses {
@@ -51,13 +63,22 @@ export class ExporterProxy {
   /** Outbound HTTP for the poller and fan-out: pooled connections, shared. */
   private readonly fetcher: HttpFetcher;
   readonly fanout: FanoutGroups;
+  /** The Pushgateway API ([http_push]); undefined when disabled. */
+  readonly push?: PushService;
   private poller?: Poller;
+  /** Store snapshots on disk ([store] persistence_file); undefined when off. */
+  readonly persistence?: Persistence;
+  /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
+  private live: Config;
 
   constructor(private readonly opts: ProxyOptions) {
     const { config, logger } = opts;
     this.now = opts.now ?? Date.now;
+    this.live = config;
     this.store = new Store({
       ttlMs: config.store.ttlMs,
+      maxSeriesPerApp: config.store.maxSeriesPerApp,
+      maxApps: config.store.maxApps,
       appLabel: config.store.appLabel,
       reservedPrefix: OWN_PREFIX,
       now: this.now,
@@ -80,10 +101,44 @@ export class ExporterProxy {
       listApps: () => this.store.listApps(),
       now: this.now,
       ready: () => this.started,
+      bodyLimit: config.http.maxBodyBytes,
+      serverFactory: serverFactory(config.http),
+      beforeRoutes: (app) =>
+        installProtection(app, {
+          config: () => this.live.http,
+          onReject: (reason, detail) => {
+            this.telemetry.rejected.inc({ receiver: 'http', reason });
+            logger.warn('http request refused', { reason, detail });
+          },
+        }),
     });
+    registerReloadRoute(this.http, () => this.reloadFromFile());
+    if (config.store.persistenceFile) {
+      this.persistence = new Persistence(this.store, {
+        file: config.store.persistenceFile,
+        intervalMs: config.store.persistenceIntervalMs,
+        appLabel: config.store.appLabel,
+        logger,
+        registry: this.telemetry.registry,
+        now: this.now,
+      });
+    }
     this.fetcher = new HttpFetcher({ dnsServers: config.dns.servers });
     this.fanout = new FanoutGroups(config.fanout, { fetcher: this.fetcher, logger, registry: this.telemetry.registry, dnsServers: config.dns.servers });
     registerFanoutRoutes(this.http, { fanout: this.fanout, now: this.now });
+    if (config.httpPush.enabled) {
+      this.push = new PushService({ store: this.store, now: this.now, ttlMs: config.httpPush.ttlMs });
+      registerPushRoutes(this.http, {
+        push: this.push,
+        store: this.store,
+        maxBodyBytes: config.httpPush.maxBodyBytes,
+        flags: { 'web.listen-address': `${config.exporter.listen.host}:${config.exporter.listen.port}`, 'persistence.file': config.store.persistenceFile },
+        onReject: (err, ctx) => {
+          this.telemetry.rejected.inc({ receiver: PUSH_RECEIVER, reason: err.reason });
+          logger.warn('push rejected', { app: ctx.app, source: ctx.source, method: ctx.method, code: err.code, err: err.message });
+        },
+      });
+    }
   }
 
   private async ownMetrics(): Promise<string> {
@@ -105,6 +160,8 @@ export class ExporterProxy {
   async start(): Promise<Addresses> {
     const { config, logger } = this.opts;
     const addresses: Addresses = { http: { host: config.exporter.listen.host, port: 0 } };
+    // Restored before any listener opens: the first scrape already sees it.
+    this.persistence?.restore();
     try {
       await this.http.listen({ host: config.exporter.listen.host, port: config.exporter.listen.port });
     } catch (err) {
@@ -130,7 +187,8 @@ export class ExporterProxy {
       });
       this.poller.start();
     }
-    if (config.store.ttlMs > 0) this.expiryTimer = setInterval(() => this.store.expire(), Math.min(1000, config.store.ttlMs)).unref();
+    this.scheduleExpiry();
+    this.persistence?.start();
     this.started = true;
     logger.info('exporter-proxy started', { http: `${addresses.http.host}:${addresses.http.port}`, tcp: addresses.tcp && `${addresses.tcp.host}:${addresses.tcp.port}`, unix: addresses.unix });
     return addresses;
@@ -139,9 +197,9 @@ export class ExporterProxy {
   private async startReceivers(addresses: Addresses): Promise<void> {
     const { config, logger } = this.opts;
     const rc = config.receiver;
-    const settings = { format: rc.format, maxPayloadBytes: rc.maxPayloadBytes, maxConnections: config.exporter.concurrentRequests, idleTimeoutMs: rc.idleTimeoutMs };
+    const settings = { format: rc.format, maxPayloadBytes: rc.maxPayloadBytes, maxConnections: config.exporter.concurrentRequests, idleTimeoutMs: rc.idleTimeoutMs, readTimeoutMs: rc.readTimeoutMs };
     const hooks = {
-      onMessage: (msg: { app: string; text: string }, receiver: string, source: string) => void this.ingest({ app: msg.app, text: msg.text, source, receiver }),
+      onMessage: (msg: { app: string; text: string }, receiver: string, source: string) => void this.ingest({ app: msg.app, text: msg.text, source, receiver, ttlMs: this.live.receiver.ttlMs }),
       onError: (err: ProxyError, receiver: string, peer: string) => {
         this.telemetry.rejected.inc({ receiver, reason: err.reason });
         logger.warn('connection closed', { receiver, peer, code: err.code, err: err.message });
@@ -149,7 +207,7 @@ export class ExporterProxy {
     };
     if (rc.tcp.enabled) {
       const provisional = `${rc.tcp.host}:${rc.tcp.port}`;
-      const server = createReceiver('tcp', provisional, settings, hooks);
+      const server = createReceiver('tcp', provisional, { ...settings, allowPeer: cidrMatcher(rc.allowedCidrs) }, hooks);
       this.receivers.push({ server, kind: 'tcp' });
       const port = await listenTcp(server.server, rc.tcp.host, rc.tcp.port);
       addresses.tcp = { host: rc.tcp.host, port };
@@ -173,6 +231,62 @@ export class ExporterProxy {
     await Promise.all(this.receivers.map((r) => (r.server.server.listening ? r.server.stop(deadline) : undefined)));
     if (ownsSocket) fs.rmSync(this.opts.config.receiver.unix.path, { force: true });
     await this.http.close();
+    // Everything received is in the store now: the final snapshot.
+    await this.persistence?.stop();
     await this.fetcher.close();
+  }
+
+  /** Expiry runs always (restored entries and per-source ttls expire too), at most 1 s late. */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    const ttls = [this.live.store.ttlMs, this.live.receiver.ttlMs ?? 0, this.live.httpPush.ttlMs ?? 0].filter((t) => t > 0);
+    this.expiryTimer = setInterval(() => this.store.expire(), Math.max(10, Math.min(1000, ...ttls))).unref();
+  }
+
+  /** Re-read the config file and apply it (SIGHUP, POST /-/reload). */
+  reloadFromFile(): ReloadOutcome {
+    const path = this.opts.configPath;
+    if (!path) return { ok: false, problems: ['the proxy was not started from a config file (--config); nothing to re-read'] };
+    try {
+      return this.reload(loadConfig(path));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.opts.logger.error('config reload refused; the running config stays', { file: path, problems: err.problems.join('; ') });
+      return { ok: false, problems: err.problems };
+    }
+  }
+
+  /**
+   * Apply what can change without a restart (TTLs, limits, timeouts, auth,
+   * allow-list, certificate, snapshot interval); keys that need a restart
+   * (listen addresses, receiver format, socket path, ...) are reported and
+   * keep their running values.
+   */
+  reload(next: Config): ReloadOutcome {
+    const plan = planReload(this.opts.config, this.live, next);
+    const rc = next.receiver;
+    // Restart-only values stay as running; the rest comes from `next`.
+    this.live = { ...next, exporter: { ...next.exporter, listen: this.opts.config.exporter.listen }, receiver: { ...rc, format: this.opts.config.receiver.format, unix: this.opts.config.receiver.unix, tcp: this.opts.config.receiver.tcp } };
+    this.store.configure({ ttlMs: next.store.ttlMs, maxSeriesPerApp: next.store.maxSeriesPerApp, maxApps: next.store.maxApps });
+    for (const r of this.receivers) {
+      r.server.configure({
+        newDecoder: decoderFactory(this.opts.config.receiver.format, rc.maxPayloadBytes),
+        maxConnections: next.exporter.concurrentRequests,
+        idleTimeoutMs: rc.idleTimeoutMs,
+        readTimeoutMs: rc.readTimeoutMs,
+        allowPeer: r.kind === 'tcp' ? cidrMatcher(rc.allowedCidrs) : undefined,
+      });
+    }
+    applyTimeouts(this.http.server, next.http);
+    if (this.opts.config.http.tls && next.http.tls) applyTls(this.http.server, next.http.tls);
+    else this.live = { ...this.live, http: { ...this.live.http, tls: this.opts.config.http.tls } };
+    this.persistence?.configure({ intervalMs: next.store.persistenceIntervalMs });
+    this.scheduleExpiry();
+    // TODO(poller, fan-out): hand `next` to the poller and the fan-out groups
+    // once they expose update(config); until then poll_external, fanout and
+    // dns changes are reported as "needs restart" (see src/reload.ts KEYS).
+    this.opts.logger.info('config reloaded', { applied: plan.applied.join(',') || 'nothing', needs_restart: plan.needsRestart.join(',') || undefined });
+    if (plan.needsRestart.length) this.opts.logger.warn('config keys changed that need a restart; ignored until then', { keys: plan.needsRestart.join(',') });
+    return { ok: true, ...plan };
   }
 }

@@ -68,9 +68,34 @@ export class AppNameError extends ProxyError {
   override readonly code = 'E_APP_NAME';
 }
 
+/** A Pushgateway push path whose grouping key is malformed (missing job, odd components, bad label name, bad base64). */
+export class GroupingKeyError extends ProxyError {
+  override readonly code = 'E_GROUPING_KEY';
+}
+
+/** An HTTP body whose Content-Encoding is unsupported or cannot be decoded (corrupt gzip). */
+export class ContentEncodingError extends ProxyError {
+  override readonly code = 'E_CONTENT_ENCODING';
+}
+
 /** A connection that sent nothing for longer than the idle timeout. */
 export class IdleTimeoutError extends ProxyError {
   override readonly code = 'E_IDLE_TIMEOUT';
+}
+
+/** A message (or HTTP request) that did not arrive completely within the read timeout: a slow or stalled sender. */
+export class ReadTimeoutError extends ProxyError {
+  override readonly code = 'E_READ_TIMEOUT';
+}
+
+/** A peer outside the allow-list (receiver.allowed_cidrs). */
+export class AccessDeniedError extends ProxyError {
+  override readonly code = 'E_ACCESS_DENIED';
+}
+
+/** An HTTP request without the credentials the route needs (http.scrape_auth, http.admin_auth). */
+export class UnauthorizedError extends ProxyError {
+  override readonly code = 'E_UNAUTHORIZED';
 }
 
 /** Configuration problems; `problems` holds one line per key. */

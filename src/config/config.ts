@@ -2,12 +2,15 @@
 // ([exporter], [receiver], [poll_external]) loads unchanged and means the
 // same; everything else is an addition with a default.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import TOML from '@iarna/toml';
 import { ConfigError } from '../errors.js';
 import { isTable, parseHostPort, readSection, type Rules } from './schema.js';
 import { readPollTargets, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
+import { readHttp, type HttpConfig } from './http_config.js';
+import { cidrProblem } from '../net/cidr.js';
 
 const exporterRules = {
   // Node runs one event loop; accepted for compatibility, see README.
@@ -27,6 +30,12 @@ const receiverRules = {
   receiver_tcp_socket: { kind: 'string', default: '127.0.0.1:6554', check: hostPortProblem },
   max_payload_bytes: { kind: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 },
   idle_timeout: { kind: 'number', default: 300, min: 0 },
+  // new: a message must be complete within this many seconds of its first byte (slow senders are closed).
+  read_timeout: { kind: 'number', default: 30, min: 0.01 },
+  // new: expiry for apps pushed over the sockets; when absent, [store] ttl applies.
+  ttl: { kind: 'number', default: 0, min: 0 },
+  // new: TCP peers allowed to connect (empty = everyone).
+  allowed_cidrs: { kind: 'strings', default: [], check: cidrProblem },
 } as const satisfies Rules;
 
 const pollExternalRules = {
@@ -42,6 +51,19 @@ const pollExternalRules = {
 const storeRules = {
   ttl: { kind: 'number', default: 0, min: 0 },
   app_label: { kind: 'string', default: '', check: (v) => (v === '' || /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v) ? undefined : `must be a valid label name, got ${JSON.stringify(v)}`) },
+  max_series_per_app: { kind: 'int', default: 0, min: 0 },
+  max_apps: { kind: 'int', default: 0, min: 0 },
+  persistence_file: { kind: 'string', default: '', check: persistenceFileProblem },
+  persistence_interval: { kind: 'number', default: 5, min: 0.05, max: 86400 },
+} as const satisfies Rules;
+
+const httpPushRules = {
+  // The Pushgateway API (PUT/POST/DELETE /metrics/job/..., /api/v1/...) on the scrape port.
+  enabled: { kind: 'bool', default: true },
+  // Largest push body, before and after gzip decompression.
+  max_body_bytes: { kind: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 },
+  // Expiry of a pushed group in seconds (0 = never); when absent, [store] ttl applies.
+  ttl: { kind: 'number', default: 0, min: 0 },
 } as const satisfies Rules;
 
 export type ReceiverFormat = 'json' | 'capnp' | 'capnp_packed' | 'auto';
@@ -55,6 +77,11 @@ export interface Config {
     maxPayloadBytes: number;
     /** 0 = never. */
     idleTimeoutMs: number;
+    readTimeoutMs: number;
+    /** Expiry for socket pushes; undefined = the store's ttl. */
+    ttlMs?: number;
+    /** TCP peer allow-list; empty = everyone. */
+    allowedCidrs: string[];
   };
   pollExternal: { enabled: boolean; endpoints: string[]; allowInvalidCerts: boolean; intervalMs: number; timeoutMs: number };
   /** Every poll target (other_scrape_endpoints and [[poll_external.targets]]) with defaults applied. */
@@ -62,10 +89,28 @@ export interface Config {
   /** [[fanout]] groups served at /targets/<name>/metrics. */
   fanout: FanoutGroupConfig[];
   dns: DnsConfig;
-  store: { ttlMs: number; appLabel: string };
+  store: {
+    ttlMs: number;
+    appLabel: string;
+    /** 0 = unlimited. */
+    maxSeriesPerApp: number;
+    /** 0 = unlimited. */
+    maxApps: number;
+    /** '' = no persistence. */
+    persistenceFile: string;
+    persistenceIntervalMs: number;
+  };
+  http: HttpConfig;
+  /** [http_push]: the Pushgateway API. */
+  httpPush: {
+    enabled: boolean;
+    maxBodyBytes: number;
+    /** Expiry of pushed groups; undefined = the store's ttl. */
+    ttlMs?: number;
+  };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -81,6 +126,8 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const fanout = readFanout(doc.fanout, problems);
   const dns = readDns(doc.dns, problems);
   const st = readSection('store', doc.store, storeRules, problems);
+  const http = readHttp(doc.http, problems);
+  const hp = readSection('http_push', doc.http_push, httpPushRules, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -92,6 +139,9 @@ export function configFromToml(doc: Record<string, unknown>): Config {
       tcp: { enabled: rc.receive_on_tcp_socket, ...tcp },
       maxPayloadBytes: rc.max_payload_bytes,
       idleTimeoutMs: Math.round(rc.idle_timeout * 1000),
+      readTimeoutMs: Math.round(rc.read_timeout * 1000),
+      ttlMs: isTable(doc.receiver) && doc.receiver.ttl !== undefined ? Math.round(rc.ttl * 1000) : undefined,
+      allowedCidrs: rc.allowed_cidrs,
     },
     pollExternal: {
       enabled: pe.poll_other_scrape_endpoints,
@@ -100,7 +150,20 @@ export function configFromToml(doc: Record<string, unknown>): Config {
       intervalMs: Math.round(pe.poll_interval * 1000),
       timeoutMs: Math.round(pe.client_timeout * 1000),
     },
-    store: { ttlMs: Math.round(st.ttl * 1000), appLabel: st.app_label },
+    store: {
+      ttlMs: Math.round(st.ttl * 1000),
+      appLabel: st.app_label,
+      maxSeriesPerApp: st.max_series_per_app,
+      maxApps: st.max_apps,
+      persistenceFile: st.persistence_file,
+      persistenceIntervalMs: Math.round(st.persistence_interval * 1000),
+    },
+    http,
+    httpPush: {
+      enabled: hp.enabled,
+      maxBodyBytes: hp.max_body_bytes,
+      ttlMs: isTable(doc.http_push) && doc.http_push.ttl !== undefined ? Math.round(hp.ttl * 1000) : undefined,
+    },
     poller: { enabled: pe.poll_other_scrape_endpoints, maxBodyBytes: pe.max_body_bytes, targets: pollTargets },
     fanout,
     dns,
@@ -133,6 +196,18 @@ export function loadConfig(path: string): Config {
 function hostPortProblem(v: string): string | undefined {
   const r = parseHostPort(v);
   return typeof r === 'string' ? r : undefined;
+}
+
+/** The snapshot's directory must exist (the file itself is created). */
+function persistenceFileProblem(v: string): string | undefined {
+  if (v === '') return undefined;
+  const dir = dirname(v);
+  try {
+    if (!statSync(dir).isDirectory()) return `directory ${JSON.stringify(dir)} is not a directory`;
+  } catch {
+    return `directory ${JSON.stringify(dir)} does not exist`;
+  }
+  return undefined;
 }
 
 function nonEmpty(v: string): string | undefined {

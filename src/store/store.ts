@@ -6,7 +6,7 @@
 // get must be treated as read-only. The Store knows no socket and no format
 // other than the family model.
 
-import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, quote } from '../errors.js';
+import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
@@ -300,10 +300,10 @@ export class Store {
     const { app } = update;
     if (app === '' || app.length > 1024) throw new AppNameError(`app name must be 1 to 1024 characters, got ${app.length}`);
     const maxSeries = this.opts.maxSeriesPerApp || undefined;
-    const payload = update.payload ?? parseText(update.text ?? '', { maxSeries });
-    if (maxSeries && payload.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${payload.series} series; the limit per app is ${maxSeries}`);
+    const payload = update.payload ?? parseLimited(app, update.text ?? '', maxSeries);
+    if (maxSeries && payload.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${payload.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     const old = this.entries.get(app);
-    if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit; app ${quote(app)} was not added`);
+    if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
@@ -315,6 +315,7 @@ export class Store {
     for (const family of payload.families) {
       if (family.samples.length === 0) continue;
       this.checkFamily(app, family, own);
+      if (labels.length) checkOverriddenDuplicates(app, family, labels);
       const text = renderSamples(family, labels);
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : ownCopy(family.help);
@@ -423,6 +424,40 @@ export class Store {
     this.errors.delete(update.app);
     if (this.errors.size >= MAX_REMEMBERED_ERRORS) this.errors.delete(this.errors.keys().next().value!);
     this.errors.set(update.app, { code: e.code, message: e.message, at: this.now(), source: update.source, receiver: update.receiver });
+  }
+}
+
+/**
+ * Added labels (app_label, grouping labels) replace same-named ones in the
+ * payload, which can make two series of one payload identical (`m{app="a"}`
+ * and `m` with app_label = "app"): /metrics would then hold a duplicate.
+ * Checked only for families where a sample has such a label, O(samples) there.
+ */
+function checkOverriddenDuplicates(app: string, family: Family, extra: Label[]): void {
+  const overridden = (name: string) => extra.some((l) => l.name === name);
+  if (!family.samples.some((s) => s.labels.some((l) => overridden(l.name)))) return;
+  const seen = new Map<string, string>();
+  for (const s of family.samples) {
+    const kept = s.labels.filter((l) => !overridden(l.name)).map((l) => `${l.name}="${l.value}"`);
+    const key = s.name + '{' + kept.sort().join(',') + '}';
+    const shown = s.name + '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}';
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new DuplicateSeriesError(
+        `app ${quote(app)}: series ${quote(other)} and ${quote(shown)} become the same series once ${extra.map((l) => l.name).join(', ')} ${extra.length > 1 ? 'are' : 'is'} set by the proxy`,
+      );
+    }
+    seen.set(key, shown);
+  }
+}
+
+/** Parse with the per-app series limit; the parser stops at the first series over it, and the error names the app and the key. */
+function parseLimited(app: string, text: string, maxSeries: number | undefined): ParsedPayload {
+  try {
+    return parseText(text, { maxSeries });
+  } catch (err) {
+    if (err instanceof LimitError && maxSeries) throw new LimitError(`app ${quote(app)} sent more than ${maxSeries} series; the limit per app is ${maxSeries} (store.max_series_per_app); ${err.message}`);
+    throw err;
   }
 }
 

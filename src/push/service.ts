@@ -1,0 +1,206 @@
+// Pushgateway semantics on top of the Store. Each group (grouping key) is one
+// app; PUT replaces the app's entry, POST merges (replaces only the pushed
+// families), DELETE removes it. Every successful push also stores the
+// group's `push_time_seconds` (now) and `push_failure_time_seconds` (kept)
+// gauges with the grouping labels, as part of the same atomic update; a
+// pushed family of either name is dropped, as the Pushgateway overrides it.
+//
+// A push that the store (or the consistency check here) rejects changes
+// nothing, except that an *existing* group gets push_failure_time_seconds set
+// to now (a bookkeeping update that keeps its expiry and last error). A
+// malformed push (bad path, encoding or syntax) never reaches a group.
+//
+// Like the Pushgateway, every sample gets `instance=""` when neither the
+// grouping key nor the sample has an `instance` label, so Prometheus (with
+// honor_labels) does not attach the proxy's own instance.
+
+import { DuplicateSeriesError, GroupingKeyError, ProxyError, quote } from '../errors.js';
+import type { Family, Label, ParsedPayload, Sample } from '../exposition/model.js';
+import { formatGoFloat } from '../exposition/protobuf_parse.js';
+import type { Store } from '../store/store.js';
+import type { GroupingKey } from './grouping.js';
+
+export const PUSH_TIME = 'push_time_seconds';
+export const PUSH_FAILURE_TIME = 'push_failure_time_seconds';
+export const PUSH_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway succeeded.';
+export const PUSH_FAILURE_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway failed.';
+export const RECEIVER = 'http_push';
+
+const EMPTY_INSTANCE: Label = { name: 'instance', value: '' };
+
+export interface PushServiceOptions {
+  store: Store;
+  now?: () => number;
+  /** Expiry for pushed groups in ms (0 = never); undefined = the store's ttl. */
+  ttlMs?: number;
+}
+
+export class PushService {
+  private readonly store: Store;
+  private readonly now: () => number;
+  ttlMs: number | undefined;
+  /** app -> family name -> ms of the push that last wrote it (for /api/v1/metrics). */
+  private readonly familyTimes = new Map<string, Map<string, number>>();
+  private sweptAt = 0;
+  /** Errors the store threw (and already counted and logged through its own hook). */
+  private readonly storeRejections = new WeakSet<Error>();
+
+  constructor(opts: PushServiceOptions) {
+    this.store = opts.store;
+    this.now = opts.now ?? Date.now;
+    this.ttlMs = opts.ttlMs;
+  }
+
+  /**
+   * Apply a parsed push. `replace` = PUT, otherwise POST. Throws the
+   * ProxyError that rejected it (after recording the failure time).
+   */
+  push(key: GroupingKey, payload: ParsedPayload, replace: boolean, source: string): void {
+    const now = this.now();
+    const existing = this.store.getApp(key.app);
+    let families: Family[];
+    try {
+      families = prepareFamilies(payload, key);
+    } catch (err) {
+      if (err instanceof ProxyError && !(err instanceof GroupingKeyError)) this.recordFailure(key, source);
+      throw err;
+    }
+    const failure = (existing && gaugeValue(existing.families, PUSH_FAILURE_TIME)) ?? '0';
+    families.push(timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000), key), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure, key));
+    let series = 0;
+    for (const f of families) series += f.samples.length;
+    try {
+      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families, series }, labels: key.storeLabels, mode: replace ? 'replace' : 'merge', ttlMs: this.ttlMs });
+    } catch (err) {
+      if (err instanceof ProxyError) {
+        this.storeRejections.add(err);
+        this.recordFailure(key, source);
+      }
+      throw err;
+    }
+    let times = replace || !existing ? undefined : this.familyTimes.get(key.app);
+    if (!times) {
+      times = new Map();
+      this.familyTimes.set(key.app, times);
+    }
+    for (const f of families) times.set(f.name, now);
+    if (this.familyTimes.size > 2 * this.sweptAt + 1024) this.sweep();
+  }
+
+  /**
+   * Set push_failure_time_seconds of an existing group to now; nothing else
+   * about the group changes. No-op for a group that does not exist.
+   */
+  recordFailure(key: GroupingKey, source: string): void {
+    const existing = this.store.getApp(key.app);
+    if (!existing) return;
+    const now = this.now();
+    try {
+      const family = timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, formatGoFloat(now / 1000), key);
+      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families: [family], series: 1 }, labels: key.storeLabels, mode: 'merge', bookkeeping: true });
+      this.familyTimes.get(key.app)?.set(PUSH_FAILURE_TIME, now);
+    } catch {
+      // The failure time itself could not be stored (say, another app holds
+      // push_failure_time_seconds with another type); the push's own error is what matters.
+    }
+  }
+
+  /** True for an error the store raised (its onReject hook has already reported it). */
+  isStoreRejection(err: Error): boolean {
+    return this.storeRejections.has(err);
+  }
+
+  /** DELETE: remove the group; true when it existed. */
+  delete(key: GroupingKey): boolean {
+    this.familyTimes.delete(key.app);
+    return this.store.remove(key.app);
+  }
+
+  /** PUT /api/v1/admin/wipe: remove every pushed group; returns how many. */
+  wipe(): number {
+    let n = 0;
+    for (const a of this.store.listApps()) {
+      if (a.receiver === RECEIVER && this.store.remove(a.app)) n++;
+    }
+    this.familyTimes.clear();
+    this.sweptAt = 0;
+    return n;
+  }
+
+  /** When the push that last wrote `family` of `app` happened (ms), if known. */
+  familyTime(app: string, family: string): number | undefined {
+    return this.familyTimes.get(app)?.get(family);
+  }
+
+  /** Forget family times of groups the store no longer holds (expired). */
+  sweep(): void {
+    const live = new Set<string>();
+    for (const a of this.store.listApps()) if (a.receiver === RECEIVER) live.add(a.app);
+    for (const app of this.familyTimes.keys()) if (!live.has(app)) this.familyTimes.delete(app);
+    this.sweptAt = this.familyTimes.size;
+  }
+}
+
+/** The value token of a one-sample gauge chunk (`name{...} value\n`). */
+export function gaugeValue(families: { name: string; text: string }[], name: string): string | undefined {
+  const f = families.find((x) => x.name === name);
+  if (!f) return undefined;
+  const line = f.text.trimEnd();
+  return line.slice(line.lastIndexOf(' ') + 1);
+}
+
+function timeFamily(name: string, help: string, value: string, key: GroupingKey): Family {
+  return { name, type: 'gauge', typeDeclared: true, help, samples: [{ name, labels: key.hasInstance ? [] : [EMPTY_INSTANCE], value }] };
+}
+
+/**
+ * The families to store for a push: without push_time_seconds /
+ * push_failure_time_seconds, with `instance=""` added where the Pushgateway
+ * adds it, and checked that the grouping labels (which replace same-named
+ * sample labels) do not make two series equal. O(samples).
+ */
+export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Family[] {
+  const grouping = new Set(key.labels.map(([n]) => n));
+  const out: Family[] = [];
+  for (const f of payload.families) {
+    if (f.name === PUSH_TIME || f.name === PUSH_FAILURE_TIME) continue;
+    if (f.type === 'histogram' && grouping.has('le')) throw new GroupingKeyError(`grouping label "le" cannot be applied to histogram ${quote(f.name)}`);
+    if (f.type === 'summary' && grouping.has('quantile')) throw new GroupingKeyError(`grouping label "quantile" cannot be applied to summary ${quote(f.name)}`);
+    let overridden = false;
+    for (const s of f.samples) {
+      let hasInstance = false;
+      for (const l of s.labels) {
+        if (grouping.has(l.name)) overridden = true;
+        if (l.name === 'instance') hasInstance = true;
+      }
+      if (!hasInstance && !key.hasInstance) s.labels = [...s.labels, EMPTY_INSTANCE];
+    }
+    if (overridden) checkCollapsed(f, grouping, key);
+    out.push(f);
+  }
+  return out;
+}
+
+/** Two samples that differ only in labels the grouping key replaces would become one series. */
+function checkCollapsed(f: Family, grouping: Set<string>, key: GroupingKey): void {
+  const seen = new Set<string>();
+  for (const s of f.samples) {
+    const k = seriesKey(s, grouping);
+    if (seen.has(k)) {
+      const replaced = key.storeLabels.filter((l) => s.labels.some((x) => x.name === l.name)).map((l) => `${l.name}="${l.value}"`);
+      throw new DuplicateSeriesError(`series ${quote(s.name)} appears twice once the grouping labels ${replaced.join(',')} replace the pushed ones`);
+    }
+    seen.add(k);
+  }
+}
+
+function seriesKey(s: Sample, grouping: Set<string>): string {
+  const parts: string[] = [];
+  for (const l of s.labels) {
+    if (grouping.has(l.name)) continue;
+    const v = l.name === 'le' || l.name === 'quantile' ? String(Number(l.value.replace(/^\+?inf$/i, 'Infinity').replace(/^-inf$/i, '-Infinity'))) : l.value;
+    parts.push(l.name + '\u0000' + v);
+  }
+  parts.sort();
+  return s.name + '\u0001' + parts.join('\u0001');
+}
