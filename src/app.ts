@@ -281,6 +281,7 @@ export class ExporterProxy {
     if (this.opts.config.http.tls && next.http.tls) applyTls(this.http.server, next.http.tls);
     else this.live = { ...this.live, http: { ...this.live.http, tls: this.opts.config.http.tls } };
     this.persistence?.configure({ intervalMs: next.store.persistenceIntervalMs });
+    if (this.push) this.push.ttlMs = next.httpPush.ttlMs;
     this.scheduleExpiry();
     // TODO(poller, fan-out): hand `next` to the poller and the fan-out groups
     // once they expose update(config); until then poll_external, fanout and

@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   const logger = stderrLogger();
-  const proxy = new ExporterProxy({ config, logger });
+  const proxy = new ExporterProxy({ config, logger, configPath: path });
   try {
     await proxy.start();
   } catch (err) {
@@ -113,5 +113,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Re-read the config and apply what can change live; an invalid file is
+  // logged with its problems and the running config stays (reloadFromFile logs).
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    logger.info('reloading config', { signal: 'SIGHUP', file: path });
+    proxy.reloadFromFile();
+  });
   return undefined;
 }

@@ -7,9 +7,18 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+// Characters a terminal or log viewer would act on (ANSI escapes, C1 controls,
+// line separators, bidi overrides) or a backslash: a value with any of them is quoted, and
+// those JSON.stringify leaves raw are escaped, so pushed app names cannot
+// forge log lines or recolour a terminal.
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const UNSAFE_G = new RegExp(UNSAFE.source, 'g');
+
 function logfmtValue(v: unknown): string {
   const s = v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+  if (/^[^\s"=\\]+$/.test(s) && !UNSAFE.test(s)) return s;
+  return JSON.stringify(s).replace(UNSAFE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function logfmt(level: string, msg: string, fields: Record<string, unknown> = {}, now = new Date()): string {

@@ -12,10 +12,14 @@ export function formatUtc(ms: number): string {
 
 const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** Make any string safe for one table cell: control characters become visible escapes. */
+/**
+ * Make any string safe for one table cell: control characters (ANSI escapes
+ * included), line separators, bidi overrides and box-drawing characters (which
+ * could fake the table's borders) become visible escapes.
+ */
 export function cellText(s: string, max = 200): string {
   // eslint-disable-next-line no-control-regex
-  const safe = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const safe = s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\u2500-\u257f]/g, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return safe.length > max ? safe.slice(0, max) + '…' : safe;
 }
 

@@ -1,6 +1,7 @@
 // The fastify instance on scrape_expose_endpoint. Routes know only the small
 // interfaces they are handed (a render cache, an app lister), never sources.
 
+import type http from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerMetricsRoute, type MetricsRouteDeps } from './metrics_route.js';
 import { registerAppsRoute } from './apps_route.js';
@@ -14,6 +15,10 @@ export interface HttpDeps extends MetricsRouteDeps {
   bodyLimit?: number;
   /** Socket idle timeout for HTTP connections, ms. */
   connectionTimeoutMs?: number;
+  /** Builds the raw server (HTTPS, timeouts); see http/protection.ts. */
+  serverFactory?: (handler: http.RequestListener) => http.Server;
+  /** Runs before any route is registered (hooks that must cover every route: access control). */
+  beforeRoutes?: (app: FastifyInstance) => void;
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -24,7 +29,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     requestTimeout: 60_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    serverFactory: deps.serverFactory,
   });
+  deps.beforeRoutes?.(app);
   registerMetricsRoute(app, deps);
   registerAppsRoute(app, deps);
   app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('OK\n'));

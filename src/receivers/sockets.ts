@@ -32,7 +32,7 @@ export interface ReceiverHooks {
 export function createReceiver(
   receiver: 'tcp' | 'unix',
   source: string,
-  settings: { format: ReceiverFormat; maxPayloadBytes: number; maxConnections: number; idleTimeoutMs: number; allowPeer?: (a: string) => boolean },
+  settings: { format: ReceiverFormat; maxPayloadBytes: number; maxConnections: number; idleTimeoutMs: number; readTimeoutMs?: number; allowPeer?: (a: string) => boolean },
   hooks: ReceiverHooks,
 ): StreamServer {
   return new StreamServer({
@@ -43,6 +43,7 @@ export function createReceiver(
     onError: (err, peer) => hooks.onError(err, receiver, peer),
     maxConnections: settings.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
+    readTimeoutMs: settings.readTimeoutMs,
     allowPeer: settings.allowPeer,
   });
 }

@@ -5,7 +5,7 @@
 // decoded before it stays applied.
 
 import net from 'node:net';
-import { IdleTimeoutError, ProxyError, LimitError } from '../errors.js';
+import { IdleTimeoutError, ProxyError, LimitError, ReadTimeoutError, AccessDeniedError } from '../errors.js';
 import type { InboundMessage, StreamDecoder } from '../codecs/types.js';
 
 export interface StreamServerOptions {
@@ -20,6 +20,8 @@ export interface StreamServerOptions {
   maxConnections: number;
   /** 0 = never. */
   idleTimeoutMs: number;
+  /** A message must be complete this long after its first byte arrived (slow senders are closed); 0 = never. */
+  readTimeoutMs?: number;
   /** Peer filter (allow-list); return false to drop the connection. */
   allowPeer?: (address: string) => boolean;
 }
@@ -28,8 +30,13 @@ export class StreamServer {
   readonly server: net.Server;
   private readonly open = new Map<net.Socket, () => StreamDecoder | undefined>();
 
-  constructor(private readonly opts: StreamServerOptions) {
+  constructor(private opts: StreamServerOptions) {
     this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+  }
+
+  /** Apply reloaded settings; connections opened from now on use them. */
+  configure(opts: Partial<Pick<StreamServerOptions, 'newDecoder' | 'maxConnections' | 'idleTimeoutMs' | 'readTimeoutMs' | 'allowPeer'>>): void {
+    this.opts = { ...this.opts, ...opts };
   }
 
   get connections(): number {
@@ -39,7 +46,7 @@ export class StreamServer {
   private accept(socket: net.Socket): void {
     const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : this.opts.source;
     if (this.opts.allowPeer && socket.remoteAddress && !this.opts.allowPeer(socket.remoteAddress)) {
-      this.opts.onError(new LimitError(`connection from ${socket.remoteAddress} refused: not in the allow-list`), peer);
+      this.opts.onError(new AccessDeniedError(`connection from ${socket.remoteAddress} refused: not in receiver.allowed_cidrs`), peer);
       socket.destroy();
       return;
     }
@@ -49,6 +56,9 @@ export class StreamServer {
       return;
     }
     let decoder: StreamDecoder | undefined;
+    const newDecoder = this.opts.newDecoder;
+    const readTimeoutMs = this.opts.readTimeoutMs ?? 0;
+    let readTimer: NodeJS.Timeout | undefined;
     this.open.set(socket, () => decoder);
     const fail = (err: unknown) => {
       const e = err instanceof ProxyError ? err : new ProxyError((err as Error).message);
@@ -58,14 +68,29 @@ export class StreamServer {
     const deliver = (msgs: InboundMessage[]) => {
       for (const m of msgs) this.opts.onMessage(m);
     };
+    // Slow senders: the clock starts at a message's first byte and is not
+    // reset by more bytes, so trickling cannot hold the connection (or the
+    // buffered bytes) longer than read_timeout per message.
+    const armReadTimer = (completed: boolean) => {
+      if (readTimeoutMs <= 0) return;
+      if (!decoder?.hasPartial()) {
+        clearTimeout(readTimer);
+        readTimer = undefined;
+      } else if (!readTimer || completed) {
+        clearTimeout(readTimer);
+        readTimer = setTimeout(() => fail(new ReadTimeoutError(`message not complete ${readTimeoutMs / 1000} s after its first byte (receiver.read_timeout); connection closed`)), readTimeoutMs);
+      }
+    };
     if (this.opts.idleTimeoutMs > 0) {
       socket.setTimeout(this.opts.idleTimeoutMs, () => fail(new IdleTimeoutError(`no data for ${this.opts.idleTimeoutMs / 1000} s; connection closed`)));
     }
     socket.on('data', (chunk: Buffer) => {
       try {
-        decoder ??= this.opts.newDecoder(chunk[0]);
-        deliver(decoder.push(chunk));
+        decoder ??= newDecoder(chunk[0]);
+        const msgs = decoder.push(chunk);
+        deliver(msgs);
         if (decoder.pendingError) fail(decoder.pendingError);
+        else armReadTimer(msgs.length > 0);
       } catch (err) {
         fail(err);
       }
@@ -79,7 +104,10 @@ export class StreamServer {
       }
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.open.delete(socket));
+    socket.on('close', () => {
+      clearTimeout(readTimer);
+      this.open.delete(socket);
+    });
   }
 
   /**

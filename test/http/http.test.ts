@@ -46,7 +46,7 @@ for (const gzip of [false, true]) {
     const { body } = await scrape(p, gzip);
     assert.match(body, /^exporter_proxy_rejected_total\{receiver="unix",reason="reserved_name"\} 1$/m);
     assert.match(body, /^exporter_proxy_apps 1$/m);
-    assert.doesNotMatch(body, /99/);
+    assert.doesNotMatch(body, /^exporter_proxy_apps 99$/m);
   });
 }
 
@@ -98,7 +98,7 @@ test('a hostile app name cannot forge a table line or cell', async () => {
   p.ingest({ app: 'evil\n│ forged │\u001b[31m', text: 'x 1\n', source: 's', receiver: 'tcp' });
   const { body } = await p.http.inject('/apps');
   const line = body.split('\n').find((l) => l.includes('evil'))!;
-  assert.ok(line.includes('evil\\n│ forged │\\u001b[31m'), line);
+  assert.ok(line.includes('evil\\n\\u2502 forged \\u2502\\u001b[31m'), line);
   assert.ok(!body.includes('\u001b'));
 });
 

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { Store, type Update } from '../../src/store/store.js';
 import { RenderCache, gzipWithTail } from '../../src/store/render_cache.js';
 import { ProxyError } from '../../src/errors.js';
+import { parseText } from '../../src/exposition/text_parse.js';
 
 function newStore(opts: Partial<ConstructorParameters<typeof Store>[0]> = {}) {
   let clock = 1_000_000;
@@ -185,3 +186,26 @@ test('gzip: cached body plus a per-scrape tail is one valid gzip member', async 
   const empty = await new RenderCache(newStore().store).compressedCurrent();
   assert.equal(gunzipSync(Buffer.concat(gzipWithTail(empty, tail))).toString(), tail.toString());
 });
+
+// Found by fuzzing (test/fuzz, bench/fuzz.ts): payloads that once left an
+// invalid /metrics. Each row: what, store options, the update, the expected
+// outcome (an error code, or 'ok' with /metrics still parsing).
+const FOUND_BY_FUZZING: [what: string, opts: { appLabel?: string }, update: Partial<Update> & { text: string }, want: string][] = [
+  ['m and m{app=""} become one series once app_label = "app" overrides the label', { appLabel: 'app' }, { text: 'm 0\nm{app=""} 0\n' }, 'E_DUPLICATE_SERIES'],
+  ['two series differing only in the app label', { appLabel: 'app' }, { text: '# TYPE m counter\nm{app="a",x="1"} 1\nm{x="1",app="b"} 2\n' }, 'E_DUPLICATE_SERIES'],
+  ['grouping labels collapse series the same way', {}, { text: 'm{job="a"} 1\nm{job="b"} 1\n', labels: [{ name: 'job', value: 'x' }] }, 'E_DUPLICATE_SERIES'],
+  ['an overridden label without a collision is fine', { appLabel: 'app' }, { text: 'm{app="spoof"} 1\nm{app="spoof",x="1"} 1\n' }, 'ok'],
+];
+
+for (const [what, opts, update, want] of FOUND_BY_FUZZING) {
+  test(`found by fuzzing: ${what} -> ${want}`, () => {
+    const s = newStore({ appLabel: opts.appLabel ?? '' });
+    if (want === 'ok') {
+      s.put('a', update.text, update);
+      parseText(s.text());
+    } else {
+      assert.equal(codeOf(() => s.put('a', update.text, update)), want);
+      assert.equal(s.store.appCount, 0);
+    }
+  });
+}

@@ -1,0 +1,134 @@
+// Protection for the scrape port: the HTTP(S) server with its timeouts,
+// access control (scrape_auth / admin_auth), and counting of what is refused
+// (exporter_proxy_rejected_total{receiver="http",reason}).
+//
+// Access classes, by method and path (so routes added later, like the
+// Pushgateway API, are covered without registering anything):
+//   open   /-/healthy, /-/ready (probes; they reveal nothing)
+//   scrape GET and HEAD (/metrics, /apps, /targets/..., Pushgateway reads)
+//   admin  every other method (push, delete, POST /-/reload, /api/v1/admin/...)
+// Admin credentials also open scrape routes.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthConfig, HttpConfig } from '../config/http_config.js';
+
+type AnyServer = http.Server | https.Server;
+
+/** Node checks header/request timeouts on this period; short enough for small configured timeouts. */
+function checkingInterval(cfg: HttpConfig): number {
+  return Math.max(50, Math.min(1000, Math.floor(Math.min(cfg.readTimeoutMs, cfg.headersTimeoutMs) / 4)));
+}
+
+/**
+ * A fastify `serverFactory` for the configured server: HTTPS when
+ * tls_cert_file/tls_key_file are set, with every timeout applied.
+ */
+export function serverFactory(cfg: HttpConfig): (handler: http.RequestListener) => http.Server {
+  return (handler) => {
+    const opts = { connectionsCheckingInterval: checkingInterval(cfg), requestTimeout: cfg.readTimeoutMs, headersTimeout: cfg.headersTimeoutMs, keepAliveTimeout: cfg.keepAliveTimeoutMs };
+    const server: AnyServer = cfg.tls ? https.createServer({ ...opts, cert: cfg.tls.cert, key: cfg.tls.key }, handler) : http.createServer(opts, handler);
+    applyTimeouts(server, cfg);
+    // fastify types its raw server as http.Server; an https.Server has the same surface it uses.
+    return server as http.Server;
+  };
+}
+
+/** Set the reloadable timeouts on a running server (new requests use them). */
+export function applyTimeouts(server: AnyServer, cfg: HttpConfig): void {
+  server.requestTimeout = cfg.readTimeoutMs;
+  server.headersTimeout = cfg.headersTimeoutMs;
+  server.keepAliveTimeout = cfg.keepAliveTimeoutMs;
+  server.setTimeout(cfg.idleTimeoutMs);
+}
+
+/** Swap the certificate of a running HTTPS server (reload after rotation). */
+export function applyTls(server: AnyServer, tls: HttpConfig['tls']): boolean {
+  if (!tls || !(server instanceof https.Server)) return false;
+  server.setSecureContext({ cert: tls.cert, key: tls.key });
+  return true;
+}
+
+export type AccessClass = 'open' | 'scrape' | 'admin';
+
+export function accessClass(method: string, url: string): AccessClass {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (path === '/-/healthy' || path === '/-/ready') return 'open';
+  if ((method === 'GET' || method === 'HEAD') && !path.startsWith('/api/v1/admin')) return 'scrape';
+  return 'admin';
+}
+
+const digest = (s: string | Buffer) => createHash('sha256').update(s).digest();
+
+/**
+ * Does the Authorization header carry these credentials? Compared as
+ * SHA-256 digests with timingSafeEqual, so neither the content nor the
+ * length of the secret shows in the timing.
+ */
+export function credentialsMatch(header: string | undefined, auth: AuthConfig): boolean {
+  if (!header) return false;
+  const sp = header.indexOf(' ');
+  if (sp < 0) return false;
+  const scheme = header.slice(0, sp).toLowerCase();
+  const value = header.slice(sp + 1).trim();
+  if (auth.kind === 'basic') {
+    if (scheme !== 'basic') return false;
+    const given = Buffer.from(value, 'base64');
+    return timingSafeEqual(digest(given), digest(`${auth.username}:${auth.password}`));
+  }
+  if (scheme !== 'bearer') return false;
+  return timingSafeEqual(digest(value), digest(auth.token));
+}
+
+export interface AccessDeps {
+  /** The current [http] config (changes on reload). */
+  config: () => HttpConfig;
+  /** Count a refusal (`unauthorized`, `too_large`, `read_timeout`, `bad_request`). */
+  onReject: (reason: string, detail: string) => void;
+}
+
+/**
+ * Access control and refusal counting on a fastify instance; call before
+ * routes are registered so every route gets the hook.
+ */
+export function installProtection(app: FastifyInstance, deps: AccessDeps): void {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const cls = accessClass(request.method, request.url);
+    if (cls === 'open') return;
+    const cfg = deps.config();
+    const header = request.headers.authorization;
+    const admin = cfg.adminAuth;
+    if (cls === 'scrape') {
+      if (!cfg.scrapeAuth || credentialsMatch(header, cfg.scrapeAuth) || (admin && credentialsMatch(header, admin))) return;
+      return refuse(reply, cfg.scrapeAuth, 'http.scrape_auth', request, deps);
+    }
+    if (!admin || credentialsMatch(header, admin)) return;
+    return refuse(reply, admin, 'http.admin_auth', request, deps);
+  });
+  // Bodies over http.max_body_bytes on routes without an error handler of
+  // their own (the push API answers and counts its own, as receiver
+  // http_push). Other errors go on to fastify's default handler.
+  app.setErrorHandler(async (error: Error & { code?: string }, request, reply) => {
+    if (error.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw error;
+    const detail = `request body is larger than http.max_body_bytes (${request.routeOptions.bodyLimit} bytes)`;
+    deps.onReject('too_large', `${request.method} ${request.url.split('?')[0].slice(0, 100)}: ${detail}`);
+    return reply.code(413).type('text/plain; charset=utf-8').send(`E_TOO_LARGE: ${detail}\n`);
+  });
+  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    const reason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'read_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
+    deps.onReject(reason, err.code ?? err.message);
+  });
+}
+
+function refuse(reply: FastifyReply, auth: AuthConfig, key: string, request: FastifyRequest, deps: AccessDeps): FastifyReply {
+  deps.onReject('unauthorized', `${request.method} ${request.url.split('?')[0]} without valid ${key} credentials`);
+  return reply
+    .code(401)
+    .header('www-authenticate', auth.kind === 'basic' ? 'Basic realm="exporter-proxy", charset="UTF-8"' : 'Bearer realm="exporter-proxy"')
+    .type('text/plain; charset=utf-8')
+    .send(`401 Unauthorized: ${request.method} ${request.url.split('?')[0].slice(0, 100)} needs ${key} credentials (${auth.kind === 'basic' ? 'HTTP basic' : 'bearer token'})\n`);
+}

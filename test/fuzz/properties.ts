@@ -1,0 +1,237 @@
+// Fuzz properties shared by the bounded runs in `npm test` (test/fuzz/) and
+// the long runs of bench/fuzz.ts. Each target states what must hold for ANY
+// input:
+//
+//   text     parseText returns or throws a ProxyError (never another error,
+//            never a hang); what it accepts renders to text it accepts again,
+//            and that rendering is a fixed point.
+//   store    any sequence of pushes leaves a /metrics that parses.
+//   json     the JSON stream splitter on arbitrary bytes: returns or throws a
+//            ProxyError; the messages and the error do not depend on how the
+//            bytes are cut into chunks.
+//   capnp    the same for the Cap'n Proto framer (standard and packed).
+
+import fc from 'fast-check';
+import { ProxyError } from '../../src/errors.js';
+import { parseText } from '../../src/exposition/text_parse.js';
+import { renderFamilies } from '../../src/exposition/text_render.js';
+import { JsonStreamDecoder } from '../../src/codecs/json.js';
+import { CapnpStreamDecoder, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
+import type { InboundMessage, StreamDecoder } from '../../src/codecs/types.js';
+import { Store } from '../../src/store/store.js';
+import { RenderCache } from '../../src/store/render_cache.js';
+
+/** A single call slower than this counts as a hang (inputs are at most tens of KB). */
+export const HANG_MS = 2000;
+
+function timed<T>(what: string, fn: () => T): T {
+  const t0 = performance.now();
+  try {
+    return fn();
+  } finally {
+    const ms = performance.now() - t0;
+    if (ms > HANG_MS) throw new Error(`${what} took ${ms.toFixed(0)} ms: a hang or superlinear path`);
+  }
+}
+
+/** Run fn; a ProxyError is an allowed outcome (returned), anything else is a bug (rethrown). */
+export function proxyErrorOr<T>(fn: () => T): { value?: T; error?: ProxyError } {
+  try {
+    return { value: fn() };
+  } catch (err) {
+    if (err instanceof ProxyError) return { error: err };
+    throw err;
+  }
+}
+
+// ---- exposition text ------------------------------------------------------
+
+const NAMES = ['m', 'http_requests_total', 'lat', 'lat_bucket', 'lat_sum', 'lat_count', 'q', 'q_sum', 'q_count', 'a:b', '_x', 'x_created', '0bad', 'x-y', 'ü', ''];
+const LABEL_NAMES = ['le', 'quantile', 'code', 'app', '__name__', '_', 'a', 'é', '0', ''];
+const VALUES = ['1', '0', '-1', '1.5', '1e3', '-1E-3', 'NaN', '+Inf', '-Inf', 'Inf', 'nan', '0x10', '1_000', '.5', '5.', '', ' ', '1e400', '-0'];
+const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped', 'info', 'COUNTER', ''];
+const VALUE_UNITS = ['a', 'b', ' ', '\\', '"', '\n', '\\n', '\\"', '\\\\', '\\t', 'é', '}', '{', ',', '=', '\u0000', '\u2028', '\ud800', '😀'];
+
+const name = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) });
+const labelValue = fc.string({ unit: fc.constantFrom(...VALUE_UNITS), maxLength: 8 });
+const label = fc.tuple(fc.constantFrom(...LABEL_NAMES), labelValue, fc.constantFrom('=', ' = ', '=', '')).map(([n, v, eq]) => `${n}${eq}"${v}"`);
+const labels = fc.oneof(
+  fc.constant(''),
+  fc.tuple(fc.array(label, { maxLength: 4 }), fc.constantFrom(',', ', ', ',,'), fc.boolean()).map(([ls, sep, trailing]) => `{${ls.join(sep)}${trailing ? ',' : ''}}`),
+  fc.constantFrom('{', '}', '{}', '{a="1"', '{a=1}', '{a="1"}}'),
+);
+const value = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VALUES) }, { weight: 1, arbitrary: fc.double().map(String) });
+const timestamp = fc.oneof(fc.constant(''), fc.constantFrom(' 1395066363000', ' -1', ' 1.5', ' 99999999999999999999', ' x', '  7'));
+const sampleLine = fc.tuple(name, labels, fc.constantFrom(' ', '  ', '\t', ''), value, timestamp).map(([n, l, sp, v, t]) => `${n}${l}${sp}${v}${t}`);
+const helpLine = fc.tuple(name, fc.string({ unit: fc.constantFrom(...VALUE_UNITS), maxLength: 10 })).map(([n, h]) => `# HELP ${n} ${h}`);
+const typeLine = fc.tuple(name, fc.constantFrom(...TYPES)).map(([n, t]) => `# TYPE ${n} ${t}`);
+const junkLine = fc.oneof(fc.constantFrom('', '#', '# comment', '#HELP m x', '# TYPE', '# HELP', '  m 1', 'm 1 2 3', '\r'), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }));
+const line = fc.oneof({ weight: 6, arbitrary: sampleLine }, { weight: 2, arbitrary: typeLine }, { weight: 1, arbitrary: helpLine }, { weight: 1, arbitrary: junkLine });
+
+// Lines drawn from the valid grammar only, so that whole payloads parse often
+// and the render round trip and store merging get exercised.
+const VALID_NAMES = ['m', 'http_requests_total', 'lat', 'lat_bucket', 'lat_sum', 'lat_count', 'q', 'q_sum', 'q_count', 'a:b', '_x', 'up'];
+const VALID_VALUE_UNITS = ['a', 'b', ' ', '\\\\', '\\"', '\\n', 'é', '}', '{', ',', '=', '#', '\u2028', '😀'];
+const validLabelValue = fc.string({ unit: fc.constantFrom(...VALID_VALUE_UNITS), maxLength: 6 });
+const validLabels = fc
+  .uniqueArray(fc.tuple(fc.constantFrom('le', 'quantile', 'code', 'path', 'app', '_', 'a'), validLabelValue), { selector: (l) => l[0], maxLength: 3 })
+  .map((ls) => (ls.length ? `{${ls.map(([n, v]) => `${n}="${v}"`).join(',')}}` : ''));
+const validValue = fc.oneof(fc.constantFrom('1', '0', '-1', '1.5', '1e3', 'NaN', '+Inf', '-Inf', '0.25', '+0.5'), fc.integer().map(String));
+const validSample = fc.tuple(fc.constantFrom(...VALID_NAMES), validLabels, validValue, fc.constantFrom('', '', ' 1395066363000', ' -5')).map(([n, l, v, t]) => `${n}${l} ${v}${t}`);
+const validType = fc.tuple(fc.constantFrom(...VALID_NAMES), fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped')).map(([n, t]) => `# TYPE ${n} ${t}`);
+const validHelp = fc.tuple(fc.constantFrom(...VALID_NAMES), fc.string({ unit: fc.constantFrom('x', ' ', '\\\\', '\\n', 'é', '"'), maxLength: 8 })).map(([n, h]) => `# HELP ${n} ${h}`);
+const validLine = fc.oneof({ weight: 8, arbitrary: validSample }, { weight: 2, arbitrary: validType }, { weight: 1, arbitrary: validHelp }, { weight: 1, arbitrary: fc.constantFrom('', '# a comment') });
+
+/** Exposition-like text: grammar-valid lines, near-valid lines, plain random strings. */
+export const expositionText = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.array(validLine, { maxLength: 25 }), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean()).map(([ls, nl, end]) => ls.join(nl) + (end ? '\n' : '')) },
+  { weight: 6, arbitrary: fc.tuple(fc.array(line, { maxLength: 30 }), fc.constantFrom('\n', '\r\n', '\n\n'), fc.boolean()).map(([ls, nl, end]) => ls.join(nl) + (end ? '\n' : '')) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) },
+  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('m', ' ', '1', '\n', '{', '}', '"', '=', '#', ',', '\\', 'a', 'TYPE', 'HELP', 'counter', 'histogram', '_bucket', 'le', '+Inf'), maxLength: 200 }) },
+);
+
+export function checkText(text: string): void {
+  const first = timed('parseText', () => proxyErrorOr(() => parseText(text)));
+  if (!first.value) return;
+  const rendered = renderFamilies(first.value.families);
+  const again = proxyErrorOr(() => parseText(rendered));
+  if (again.error) throw new Error(`parseText accepted the input but rejects its own rendering (${again.error.code}: ${again.error.message}):\n${JSON.stringify(rendered)}`);
+  const twice = renderFamilies(again.value!.families);
+  if (twice !== rendered) throw new Error(`rendering is not a fixed point:\n${JSON.stringify(rendered)}\n${JSON.stringify(twice)}`);
+}
+
+export const textProperty = () => fc.property(expositionText, (t) => checkText(t));
+
+// ---- the store: /metrics stays valid ---------------------------------------
+
+export function checkStore(pushes: [app: number, text: string, merge: boolean][]): void {
+  const store = new Store({ ttlMs: 0, appLabel: 'app', reservedPrefix: 'exporter_proxy_' });
+  const cache = new RenderCache(store);
+  for (const [app, text, merge] of pushes) {
+    timed('Store.put', () => proxyErrorOr(() => store.put({ app: `app${app}`, text, source: 'fuzz', receiver: 'tcp', mode: merge ? 'merge' : 'replace' })));
+    const body = cache.current().body.toString();
+    const r = proxyErrorOr(() => parseText(body));
+    if (r.error) throw new Error(`/metrics does not parse after a push (${r.error.code}: ${r.error.message}):\n${body}`);
+  }
+}
+
+export const storeProperty = () => fc.property(fc.array(fc.tuple(fc.nat(3), expositionText, fc.boolean()), { minLength: 1, maxLength: 8 }), (p) => checkStore(p));
+
+// ---- stream decoders: arbitrary bytes, arbitrary chunkings -----------------
+
+export interface DecodeOutcome {
+  messages: InboundMessage[];
+  /** The error code the stream ended with, if any. */
+  error?: string;
+}
+
+/** Feed chunks as a receiver connection does; stop at the first error. */
+export function decodeStream(decoder: StreamDecoder, chunks: Uint8Array[]): DecodeOutcome {
+  const messages: InboundMessage[] = [];
+  for (const c of chunks) {
+    const r = timed('decoder.push', () => proxyErrorOr(() => decoder.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength))));
+    if (r.error) return { messages, error: r.error.code };
+    messages.push(...r.value!);
+    if (decoder.pendingError) return { messages, error: decoder.pendingError.code };
+  }
+  const r = timed('decoder.end', () => proxyErrorOr(() => decoder.end()));
+  if (r.error) return { messages, error: r.error.code };
+  messages.push(...r.value!);
+  return { messages };
+}
+
+/** Cut `bytes` at the given (sorted, deduplicated) offsets. */
+export function cut(bytes: Uint8Array, at: number[]): Uint8Array[] {
+  const points = [...new Set(at.map((a) => a % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out.filter((c) => c.length > 0);
+}
+
+function sameOutcome(what: string, bytes: Uint8Array, whole: DecodeOutcome, chunked: DecodeOutcome, chunks: Uint8Array[]): void {
+  const a = JSON.stringify(whole);
+  const b = JSON.stringify(chunked);
+  if (a !== b) {
+    throw new Error(`${what}: the outcome depends on the chunking\nbytes ${Buffer.from(bytes).toString('hex')}\nchunks ${chunks.map((c) => c.length).join(',')}\nwhole   ${a}\nchunked ${b}`);
+  }
+}
+
+const jsonPiece = fc.oneof(
+  { weight: 4, arbitrary: fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string({ maxLength: 30 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 })), { maxKeys: 3 }).map((o) => JSON.stringify(o)) },
+  { weight: 1, arbitrary: fc.constantFrom(' ', '\n', '\r\n\t', '{', '}', '"', '\\', '[', ']', '{"a":"\\"}"}', '{"a":["x",1]}', '{"":"x"}', '[]', 'null', '{"a":"x"}}', '\xff', '{"a":"\ud800"}') },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+);
+/** Arbitrary bytes, biased toward near-valid JSON object streams. */
+export const jsonBytes = fc.oneof(
+  { weight: 4, arbitrary: fc.array(jsonPiece, { maxLength: 8 }).map((ps) => new Uint8Array(Buffer.from(ps.join('')))) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) },
+);
+
+export function checkJson(bytes: Uint8Array, at: number[], maxMessageBytes: number): void {
+  const whole = decodeStream(new JsonStreamDecoder({ maxMessageBytes }), [bytes]);
+  const chunks = cut(bytes, at);
+  sameOutcome('json', bytes, whole, decodeStream(new JsonStreamDecoder({ maxMessageBytes }), chunks), chunks);
+  const single = cut(bytes, Array.from({ length: bytes.length }, (_, i) => i));
+  sameOutcome('json (byte by byte)', bytes, whole, decodeStream(new JsonStreamDecoder({ maxMessageBytes }), single), single);
+}
+
+export const jsonProperty = () =>
+  fc.property(jsonBytes, fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom(1024, 40, 1 << 20), (bytes, at, max) => checkJson(bytes, at, max));
+
+/** One InboundMetrics message, standard framing, from capnp-ts. */
+export function capnpEncode(app: string, text: string, packed = false): Uint8Array {
+  const msg = new capnp.Message();
+  const root = msg.initRoot(InboundMetrics);
+  root.setAppName(app);
+  root.setData(text);
+  return new Uint8Array(packed ? msg.toPackedArrayBuffer() : msg.toArrayBuffer());
+}
+
+const capnpPiece = (packed: boolean) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 60 })).map(([a, t]) => capnpEncode(a, t, packed)) },
+    {
+      // A valid message with a few bytes overwritten (segment table, pointers, text).
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 40 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+        .map(([a, t, flips]) => {
+          const m = capnpEncode(a, t, packed).slice();
+          for (const [i, b] of flips) m[i % m.length] = b;
+          return m;
+        }),
+    },
+    { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.nat()).map(([a, n]) => capnpEncode(a, 'm 1\n', packed).slice(0, 1 + (n % 40))) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+    { weight: 1, arbitrary: fc.constantFrom(new Uint8Array([0xff, 0xff, 0xff, 0xff]), new Uint8Array([0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f]), new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array([0, 0xff, 0]), new Uint8Array([0xff, 1, 2, 3, 4, 5, 6, 7, 8, 200])) },
+  );
+
+export const capnpBytes = (packed: boolean) => fc.array(capnpPiece(packed), { maxLength: 5 }).map((ps) => new Uint8Array(Buffer.concat(ps)));
+
+export function checkCapnp(bytes: Uint8Array, at: number[], maxMessageBytes: number, packed: boolean): void {
+  const make = () => new CapnpStreamDecoder({ maxMessageBytes, packed });
+  const whole = decodeStream(make(), [bytes]);
+  const chunks = cut(bytes, at);
+  sameOutcome(packed ? 'capnp packed' : 'capnp', bytes, whole, decodeStream(make(), chunks), chunks);
+  const single = cut(bytes, Array.from({ length: bytes.length }, (_, i) => i));
+  sameOutcome(`${packed ? 'capnp packed' : 'capnp'} (byte by byte)`, bytes, whole, decodeStream(make(), single), single);
+}
+
+export const capnpProperty = (packed: boolean) =>
+  fc.property(capnpBytes(packed), fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom(1 << 20, 64, 256), (bytes, at, max) => checkCapnp(bytes, at, max, packed));
+
+export type TargetName = 'text' | 'store' | 'json' | 'capnp' | 'capnp_packed';
+/** Each target's property (inputs are opaque to the runners). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const TARGETS: Record<TargetName, () => fc.IProperty<any>> = {
+  text: textProperty,
+  store: storeProperty,
+  json: jsonProperty,
+  capnp: () => capnpProperty(false),
+  capnp_packed: () => capnpProperty(true),
+};
