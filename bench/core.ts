@@ -2,59 +2,123 @@
 // then scraped. Prints pushes/s, series/s, scrape latency (plain and gzip)
 // side by side with a bare Node server holding the same bytes, and RSS per
 // stored series. Usage: node dist/bench/core.js [apps] [series] [rounds]
+//
+// scrapeOursVsBare and settledRss are the measuring pieces bench/run.ts reuses.
 
-import { startProxyProcess, rssOf, jsonMessage, measureSocketIngest, ownMetric, scrapeLoad, startBareServer, table } from './lib.js';
+import { request } from 'undici';
+import { startProxyProcess, rssOf, jsonMessage, measureSocketIngest, mergeScrapeStats, ownMetric, scrapeLoad, startBareServer, sleep, table, type ScrapeStats } from './lib.js';
 
-const apps = Number(process.argv[2] ?? 1000);
-const series = Number(process.argv[3] ?? 100);
-const rounds = Number(process.argv[4] ?? 5);
-const connections = 4;
+export interface ScrapeLoadOptions {
+  seconds: number;
+  connections: number;
+  maxScrapes?: number;
+  minScrapes?: number;
+}
 
-const proxy = await startProxyProcess();
-try {
-  await new Promise((r) => setTimeout(r, 500));
-  const rssEmpty = rssOf(proxy.child.pid!);
+export interface OursVsBare {
+  /** First scrape after the store changed: renders (plain), then deflates once (gzip). */
+  coldPlainMs: number;
+  coldGzipMs: number;
+  /** Uncompressed body size, bytes. */
+  bodyBytes: number;
+  plain: { ours: ScrapeStats; bare: ScrapeStats };
+  gzip: { ours: ScrapeStats; bare: ScrapeStats };
+}
 
-  const ingest = await measureSocketIngest(proxy, 'tcp', jsonMessage, { apps, series, rounds, connections });
-  const stored = await ownMetric(proxy.http, 'exporter_proxy_series');
+async function timedGet(url: string, gzip: boolean): Promise<{ ms: number; body: Buffer }> {
+  const t0 = performance.now();
+  // undici.request leaves a gzip body compressed, as scrapeLoad does.
+  const res = await request(url, { headers: gzip ? { 'accept-encoding': 'gzip' } : {} });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}`);
+  return { ms: performance.now() - t0, body };
+}
 
-  const metricsUrl = `${proxy.http}/metrics`;
-  await scrapeLoad(metricsUrl, { seconds: 1, connections: 1, gzip: true }); // warm the caches
-  const body = Buffer.from(await (await fetch(metricsUrl)).arrayBuffer());
-  const bare = await startBareServer(body);
-  const rows: (string | number)[][] = [['scrape (8 conns, 5 s)', 'scrapes/s', 'p50 ms', 'p99 ms', 'bytes']];
-  for (const gzip of [false, true]) {
-    const ours = await scrapeLoad(metricsUrl, { seconds: 5, connections: 8, gzip });
-    const base = await scrapeLoad(bare.url, { seconds: 5, connections: 8, gzip });
-    const mode = gzip ? 'gzip' : 'plain';
-    rows.push([`exporter-proxy ${mode}`, ours.perSecond, ours.p50ms, ours.p99ms, ours.bytes]);
-    rows.push([`bare node server ${mode}`, base.perSecond, base.p50ms, base.p99ms, base.bytes]);
-    rows.push([`  ratio ${mode}`, ours.perSecond / base.perSecond, '', '', '']);
+/**
+ * Scrape the proxy's /metrics and a bare node:http server (own process)
+ * holding the same bytes, plain and gzip, with the same load, in `slices`
+ * turns each (ours, bare, ours, bare, ...) so a change in the machine's
+ * other load hits both alike. The store must be idle: the first (cold)
+ * scrapes fill the proxy's render and gzip caches and are reported apart.
+ */
+export async function scrapeOursVsBare(metricsUrl: string, opts: ScrapeLoadOptions & { slices?: number }): Promise<OursVsBare> {
+  const coldPlain = await timedGet(metricsUrl, false);
+  const coldGzip = await timedGet(metricsUrl, true);
+  const bare = await startBareServer(coldPlain.body);
+  try {
+    const result = { coldPlainMs: coldPlain.ms, coldGzipMs: coldGzip.ms, bodyBytes: coldPlain.body.length } as OursVsBare;
+    const slices = opts.slices ?? 1;
+    const slice: ScrapeLoadOptions = {
+      ...opts,
+      seconds: opts.seconds / slices,
+      minScrapes: Math.ceil((opts.minScrapes ?? 0) / slices),
+      maxScrapes: opts.maxScrapes === undefined ? undefined : Math.ceil(opts.maxScrapes / slices),
+    };
+    for (const gzip of [false, true]) {
+      const ours: ScrapeStats[] = [];
+      const base: ScrapeStats[] = [];
+      for (let i = 0; i < slices; i++) {
+        ours.push(await scrapeLoad(metricsUrl, { ...slice, gzip }));
+        base.push(await scrapeLoad(bare.url, { ...slice, gzip }));
+      }
+      result[gzip ? 'gzip' : 'plain'] = { ours: mergeScrapeStats(ours), bare: mergeScrapeStats(base) };
+    }
+    return result;
+  } finally {
+    await bare.close();
   }
-  await bare.close();
-  const rssFull = rssOf(proxy.child.pid!);
+}
 
-  console.log(`exporter-proxy core benchmark: ${apps} apps x ${series} series, JSON over TCP, ${connections} connections, node ${process.version}`);
-  console.log(
-    table([
-      ['ingest', 'value'],
-      ['first fill, s', ingest.firstFillSeconds],
-      ['pushes/s (steady, replacing every app)', ingest.pushesPerSecond],
-      ['series/s (steady)', ingest.seriesPerSecond],
-      ['stored series', stored],
-    ]),
-  );
-  console.log();
-  console.log(table(rows));
-  console.log();
-  console.log(
-    table([
-      ['memory', 'value'],
-      ['RSS empty, MB', rssEmpty / 1e6],
-      ['RSS full, MB', rssFull / 1e6],
-      ['RSS growth per series, bytes', (rssFull - rssEmpty) / stored],
-    ]),
-  );
-} finally {
-  await proxy.stop();
+/** RSS of `pid` after `idleMs` of idling (lets a pending GC finish), bytes. */
+export async function settledRss(pid: number, idleMs = 2000): Promise<number> {
+  await sleep(idleMs);
+  return rssOf(pid);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const apps = Number(process.argv[2] ?? 1000);
+  const series = Number(process.argv[3] ?? 100);
+  const rounds = Number(process.argv[4] ?? 5);
+  const connections = 4;
+
+  const proxy = await startProxyProcess();
+  try {
+    const rssEmpty = await settledRss(proxy.child.pid!, 500);
+    const ingest = await measureSocketIngest(proxy, 'tcp', jsonMessage, { apps, series, rounds, connections });
+    const stored = await ownMetric(proxy.http, 'exporter_proxy_series');
+    const s = await scrapeOursVsBare(`${proxy.http}/metrics`, { seconds: 5, connections: 8 });
+    const rows: (string | number)[][] = [['scrape (8 conns, 5 s)', 'scrapes/s', 'p50 ms', 'p99 ms', 'bytes']];
+    for (const mode of ['plain', 'gzip'] as const) {
+      const { ours, bare } = s[mode];
+      rows.push([`exporter-proxy ${mode}`, ours.perSecond, ours.p50ms, ours.p99ms, ours.bytes]);
+      rows.push([`bare node server ${mode}`, bare.perSecond, bare.p50ms, bare.p99ms, bare.bytes]);
+      rows.push([`  ratio ${mode}`, ours.perSecond / bare.perSecond, '', '', '']);
+    }
+    const rssFull = rssOf(proxy.child.pid!);
+
+    console.log(`exporter-proxy core benchmark: ${apps} apps x ${series} series, JSON over TCP, ${connections} connections, node ${process.version}`);
+    console.log(
+      table([
+        ['ingest', 'value'],
+        ['first fill, s', ingest.firstFillSeconds],
+        ['pushes/s (steady, replacing every app)', ingest.pushesPerSecond],
+        ['series/s (steady)', ingest.seriesPerSecond],
+        ['stored series', stored],
+        ['first scrape after the last push, ms (plain / gzip)', `${s.coldPlainMs.toFixed(1)} / ${s.coldGzipMs.toFixed(1)}`],
+      ]),
+    );
+    console.log();
+    console.log(table(rows));
+    console.log();
+    console.log(
+      table([
+        ['memory', 'value'],
+        ['RSS empty, MB', rssEmpty / 1e6],
+        ['RSS full, MB', rssFull / 1e6],
+        ['RSS growth per series, bytes', (rssFull - rssEmpty) / stored],
+      ]),
+    );
+  } finally {
+    await proxy.stop();
+  }
 }

@@ -2,30 +2,46 @@
 // series per message, several connections, into one proxy process
 // (format = "auto"). Usage: node dist/bench/ingest.js [apps] [series] [rounds] [connections]
 
-import { startProxyProcess, jsonMessage, capnpMessage, measureSocketIngest, table } from './lib.js';
+import { startProxyProcess, jsonMessage, capnpMessage, measureSocketIngest, progress, table, type IngestResult } from './lib.js';
 
-const apps = Number(process.argv[2] ?? 1000);
-const series = Number(process.argv[3] ?? 100);
-const rounds = Number(process.argv[4] ?? 4);
-const connections = Number(process.argv[5] ?? 4);
+export interface SocketIngestOptions {
+  apps: number;
+  series: number;
+  rounds: number;
+  connections: number;
+}
 
-export async function socketIngestRows(opts = { apps, series, rounds, connections }): Promise<(string | number)[][]> {
-  const rows: (string | number)[][] = [];
+export interface SocketIngestResult extends IngestResult {
+  label: string;
+}
+
+/** Each encoding over each transport, a fresh proxy process each. */
+export async function socketIngest(opts: SocketIngestOptions): Promise<SocketIngestResult[]> {
+  const results: SocketIngestResult[] = [];
   for (const [name, encode] of [['JSON', jsonMessage], ['capnp', capnpMessage]] as const) {
     for (const transport of ['tcp', 'unix'] as const) {
+      const label = `${name} over ${transport}`;
+      progress(`socket ingest: ${label}, ${opts.apps} apps x ${opts.series} series, ${opts.rounds} rounds`);
       const proxy = await startProxyProcess();
       try {
-        const r = await measureSocketIngest(proxy, transport, encode, opts);
-        rows.push([`${name} over ${transport}`, r.pushesPerSecond, r.seriesPerSecond]);
+        results.push({ label, ...(await measureSocketIngest(proxy, transport, encode, opts)) });
       } finally {
         await proxy.stop();
       }
     }
   }
-  return rows;
+  return results;
+}
+
+export async function socketIngestRows(opts: SocketIngestOptions): Promise<(string | number)[][]> {
+  return (await socketIngest(opts)).map((r) => [r.label, r.pushesPerSecond, r.seriesPerSecond]);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const apps = Number(process.argv[2] ?? 1000);
+  const series = Number(process.argv[3] ?? 100);
+  const rounds = Number(process.argv[4] ?? 4);
+  const connections = Number(process.argv[5] ?? 4);
   console.log(`socket ingest: ${apps} apps x ${series} series, ${rounds} rounds, ${connections} connections, node ${process.version}`);
-  console.log(table([['ingest', 'pushes/s', 'series/s'], ...(await socketIngestRows())]));
+  console.log(table([['ingest', 'pushes/s', 'series/s'], ...(await socketIngestRows({ apps, series, rounds, connections }))]));
 }

@@ -10,8 +10,67 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { InboundMetrics, capnp } from '../src/codecs/capnp.js';
+import { startPushgateway, requirePushgateway, type PushgatewayProcess } from '../test/e2e/pushgateway_process.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set<ChildProcess>();
+const tmpDirs = new Set<string>();
+let cleanupInstalled = false;
+
+/** Remember a child (and its temporary directory) so it is killed on any exit of the bench. */
+export function track(child: ChildProcess, dir?: string): void {
+  children.add(child);
+  if (dir) tmpDirs.add(dir);
+  child.once('exit', () => children.delete(child));
+  installCleanup();
+}
+
+function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  tmpDirs.clear();
+}
+
+/** Kill every tracked child on exit, SIGINT/SIGTERM and uncaught errors (idempotent). */
+export function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', killChildren);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(sig, () => {
+      console.error(`bench: ${sig}, stopping children`);
+      killChildren();
+      process.exit(130);
+    });
+  const fail = (e: unknown) => {
+    console.error('bench failed:', e);
+    killChildren();
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+}
+
+/** The Pushgateway binary's path, or an error saying how to install it. */
+export function requirePushgatewayBinary(): string {
+  try {
+    return requirePushgateway();
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nRun scripts/install-test-deps.sh (as root or with sudo) to install it.`);
+  }
+}
+
+/** prometheus-pushgateway as a tracked child; a clear message when it is not installed. */
+export async function startPushgatewayProcess(flags: string[] = []): Promise<PushgatewayProcess> {
+  requirePushgatewayBinary();
+  const p = await startPushgateway(flags);
+  track(p.child);
+  return p;
+}
 
 export interface ProxyProcess {
   child: ChildProcess;
@@ -22,7 +81,22 @@ export interface ProxyProcess {
   stop(): Promise<void>;
 }
 
-export async function startProxyProcess(extraToml = '', receiverToml = 'format = "auto"'): Promise<ProxyProcess> {
+export interface ProxyOptions {
+  /** V8 heap limit of the child; generous so 1,000,000 series fit. */
+  maxOldSpaceMb?: number;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeArgs?: string[];
+}
+
+let proxyDefaults: ProxyOptions = {};
+
+/** Options every later startProxyProcess starts with (run.ts: --cpu-prof DIR). */
+export function setProxyDefaults(opts: ProxyOptions): void {
+  proxyDefaults = opts;
+}
+
+export async function startProxyProcess(extraToml = '', receiverToml = 'format = "auto"', options: ProxyOptions = {}): Promise<ProxyProcess> {
+  const opts = { ...proxyDefaults, ...options, nodeArgs: [...(proxyDefaults.nodeArgs ?? []), ...(options.nodeArgs ?? [])] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exporter-proxy-bench-'));
   const unixPath = path.join(dir, 'receiver.sock');
   const configPath = path.join(dir, 'config.toml');
@@ -30,7 +104,10 @@ export async function startProxyProcess(extraToml = '', receiverToml = 'format =
     configPath,
     `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${unixPath}"\nidle_timeout = 0\n${receiverToml}\n${extraToml}\n`,
   );
-  const child = spawn(process.execPath, ['--max-old-space-size=8192', path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [`--max-old-space-size=${opts.maxOldSpaceMb ?? 8192}`, ...(opts.nodeArgs ?? []), path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  track(child, dir);
   let err = '';
   const line = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d) => {
@@ -48,12 +125,20 @@ export async function startProxyProcess(extraToml = '', receiverToml = 'format =
     unixPath,
     dir,
     async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await stopChild(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child is gone. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Resident set size of a process, bytes (Linux /proc). */
@@ -101,15 +186,16 @@ export async function measureSocketIngest(
   proxy: ProxyProcess,
   transport: 'tcp' | 'unix',
   encode: (app: number, series: number, round: number) => Buffer,
-  opts: { apps: number; series: number; rounds: number; connections: number },
+  opts: { apps: number; series: number; rounds: number; connections: number; firstApp?: number },
 ): Promise<IngestResult> {
+  const first = opts.firstApp ?? 0;
   const target = transport === 'tcp' ? { port: proxy.tcpPort } : { path: proxy.unixPath };
   const counter = `exporter_proxy_received_total\\{receiver="${transport}"\\}`;
   let expected = await ownMetric(proxy.http, counter);
   if (Number.isNaN(expected)) expected = 0;
   const timings: number[] = [];
   for (let round = 0; round < opts.rounds; round++) {
-    const msgs = Array.from({ length: opts.apps }, (_, a) => encode(a, opts.series, round));
+    const msgs = Array.from({ length: opts.apps }, (_, a) => encode(first + a, opts.series, round));
     expected += opts.apps;
     const t0 = performance.now();
     await sendOverSockets(target, msgs, opts.connections);
@@ -169,32 +255,56 @@ export interface ScrapeStats {
   p50ms: number;
   p99ms: number;
   bytes: number;
+  /** Wall time of the load, seconds. */
+  seconds: number;
+  /** Every latency, ms, sorted. */
+  latencies: number[];
 }
 
-/** Scrape `url` with `connections` concurrent keep-alive connections for `seconds`. */
-export async function scrapeLoad(url: string, opts: { seconds: number; connections: number; gzip: boolean; maxScrapes?: number }): Promise<ScrapeStats> {
+function scrapeStats(latencies: number[], seconds: number, bytes: number): ScrapeStats {
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { scrapes: latencies.length, perSecond: latencies.length / seconds, p50ms: q(0.5), p99ms: q(0.99), bytes: bytes / Math.max(1, latencies.length), seconds, latencies };
+}
+
+/** Several loads of the same URL as one (e.g. slices taken in turn with another target's). */
+export function mergeScrapeStats(parts: ScrapeStats[]): ScrapeStats {
+  const seconds = parts.reduce((a, p) => a + p.seconds, 0);
+  const bytes = parts.reduce((a, p) => a + p.bytes * p.scrapes, 0);
+  return scrapeStats(parts.flatMap((p) => p.latencies), seconds, bytes);
+}
+
+/**
+ * Scrape `url` with `connections` concurrent keep-alive connections for
+ * `seconds` (at most `maxScrapes`; past `seconds` until `minScrapes` were
+ * done, but never longer than 5 x `seconds`).
+ */
+export async function scrapeLoad(url: string, opts: { seconds: number; connections: number; gzip: boolean; maxScrapes?: number; minScrapes?: number }): Promise<ScrapeStats> {
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: opts.connections, pipelining: 1 });
   const latencies: number[] = [];
   let bytes = 0;
-  const end = Date.now() + opts.seconds * 1000;
+  const started = performance.now();
+  const end = started + opts.seconds * 1000;
+  const hardEnd = started + opts.seconds * 5000;
   const max = opts.maxScrapes ?? Infinity;
-  const started = Date.now();
+  const min = opts.minScrapes ?? 0;
+  const more = () => latencies.length < max && performance.now() < hardEnd && (performance.now() < end || latencies.length < min);
   await Promise.all(
     Array.from({ length: opts.connections }, async () => {
-      while (Date.now() < end && latencies.length < max) {
+      while (more()) {
         const t0 = process.hrtime.bigint();
         const res = await pool.request({ path: u.pathname, method: 'GET', headers: opts.gzip ? { 'accept-encoding': 'gzip' } : {} });
+        if (res.statusCode !== 200) throw new Error(`scrape ${url}: HTTP ${res.statusCode}`);
+        if (opts.gzip !== (res.headers['content-encoding'] === 'gzip')) throw new Error(`scrape ${url}: gzip ${opts.gzip ? 'asked for but not sent' : 'sent unasked'}`);
         for await (const chunk of res.body) bytes += (chunk as Buffer).length;
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
     }),
   );
-  const elapsed = (Date.now() - started) / 1000;
+  const elapsed = (performance.now() - started) / 1000;
   await pool.close();
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { scrapes: latencies.length, perSecond: latencies.length / elapsed, p50ms: q(0.5), p99ms: q(0.99), bytes: bytes / Math.max(1, latencies.length) };
+  return scrapeStats(latencies, elapsed, bytes);
 }
 
 /**
@@ -215,13 +325,12 @@ export async function startBareServer(body: Buffer): Promise<{ url: string; clos
     });
     server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  track(child, dir);
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
   return {
     url: `http://127.0.0.1:${port}/metrics`,
     close: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill();
-      await exited;
+      await stopChild(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -238,4 +347,26 @@ export function fmt(n: number): string {
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
   if (Math.abs(n) >= 1) return n.toFixed(1);
   return n.toFixed(3);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+const benchStart = Date.now();
+
+/** A progress line on stderr, with the time since the bench started. */
+export function progress(msg: string): void {
+  const s = Math.round((Date.now() - benchStart) / 1000);
+  console.error(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${msg}`);
+}
+
+/** nproc, CPU model and node version of this machine. */
+export function machineInfo(): { nproc: number; cpu: string; node: string } {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: os.availableParallelism(),
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    node: process.version,
+  };
 }

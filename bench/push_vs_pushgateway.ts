@@ -8,18 +8,22 @@
 // scrape of /metrics at that size.
 //
 // Usage: node dist/bench/push_vs_pushgateway.js [groups] [series] [clients] [seconds]
+//
+// preloadGroups, waitForBenchSeries, pushPhase and pushBench are the
+// measuring pieces bench/run.ts reuses.
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { appText, rssOf, startProxyProcess, table } from './lib.js';
-import { startPushgateway } from '../test/e2e/pushgateway_process.js';
+import { appText, progress, rssOf, startProxyProcess, startPushgatewayProcess, table, until } from './lib.js';
 
-const groups = Number(process.argv[2] ?? 1000);
-const series = Number(process.argv[3] ?? 100);
-const clients = Number(process.argv[4] ?? 8);
-const seconds = Number(process.argv[5] ?? 10);
+export interface PushOptions {
+  groups: number;
+  series: number;
+  clients: number;
+  seconds: number;
+}
 
-interface PhaseResult {
+export interface PhaseResult {
   pushes: number;
   failed: number;
   seconds: number;
@@ -27,25 +31,33 @@ interface PhaseResult {
   p99: number;
 }
 
-function groupPath(g: number): string {
+export function groupPath(g: number): string {
   return `/metrics/job/bench/instance/i${g}`;
 }
 
-async function pushOnce(pool: Pool, g: number, round: number): Promise<number> {
+async function pushOnce(pool: Pool, g: number, series: number, round: number): Promise<number> {
   const res = await pool.request({ method: 'PUT', path: groupPath(g), body: appText(g, series, round) });
   await res.body.dump();
   return res.statusCode;
 }
 
-async function preload(base: string): Promise<number> {
+/**
+ * PUT groups [from, to) once each (16 concurrent), failing on any non-2xx
+ * or after `timeoutSeconds`. Returns the seconds taken. A Pushgateway
+ * without its consistency check answers before applying: follow with
+ * waitForBenchSeries.
+ */
+export async function preloadGroups(base: string, opts: { from?: number; to: number; series: number; timeoutSeconds?: number }): Promise<number> {
   const pool = new Pool(base, { connections: 16 });
   const started = performance.now();
-  let next = 0;
+  const deadline = started + (opts.timeoutSeconds ?? 600) * 1000;
+  let next = opts.from ?? 0;
   try {
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        for (let g = next++; g < groups; g = next++) {
-          const status = await pushOnce(pool, g, 0);
+        for (let g = next++; g < opts.to; g = next++) {
+          if (performance.now() > deadline) throw new Error(`preload ${base}: not done after ${opts.timeoutSeconds ?? 600} s`);
+          const status = await pushOnce(pool, g, opts.series, 0);
           if (status >= 300) throw new Error(`preload ${base}${groupPath(g)}: HTTP ${status}`);
         }
       }),
@@ -56,20 +68,36 @@ async function preload(base: string): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function phase(base: string): Promise<PhaseResult> {
-  const pool = new Pool(base, { connections: clients, pipelining: 1 });
+/** One plain scrape of /metrics: its time, size and number of bench series. */
+export async function scrapeOnce(base: string): Promise<{ ms: number; bytes: number; series: number }> {
+  const t = performance.now();
+  const body = await (await fetch(`${base}/metrics`)).text();
+  const ms = performance.now() - t;
+  let samples = body.startsWith('bench_family_') ? 1 : 0;
+  for (let i = body.indexOf('\nbench_family_'); i >= 0; i = body.indexOf('\nbench_family_', i + 1)) samples++;
+  return { ms, bytes: Buffer.byteLength(body), series: samples };
+}
+
+/** Scrape until /metrics holds `expected` bench series (bounded). */
+export async function waitForBenchSeries(base: string, expected: number, ms = 120_000): Promise<{ ms: number; bytes: number; series: number }> {
+  return until(() => scrapeOnce(base), (s) => s.series === expected, ms);
+}
+
+/** `clients` connections PUT random groups with new values for `seconds`. */
+export async function pushPhase(base: string, opts: PushOptions): Promise<PhaseResult> {
+  const pool = new Pool(base, { connections: opts.clients, pipelining: 1 });
   const latencies: number[] = [];
   let failed = 0;
   let round = 1;
   const started = performance.now();
-  const until = started + seconds * 1000;
+  const end = started + opts.seconds * 1000;
   try {
     await Promise.all(
-      Array.from({ length: clients }, async () => {
-        while (performance.now() < until) {
-          const g = Math.floor(Math.random() * groups);
+      Array.from({ length: opts.clients }, async () => {
+        while (performance.now() < end) {
+          const g = Math.floor(Math.random() * opts.groups);
           const t = performance.now();
-          const status = await pushOnce(pool, g, round++);
+          const status = await pushOnce(pool, g, opts.series, round++);
           if (status >= 200 && status < 300) latencies.push(performance.now() - t);
           else failed++;
         }
@@ -84,63 +112,71 @@ async function phase(base: string): Promise<PhaseResult> {
   return { pushes: latencies.length, failed, seconds: elapsed, p50: pct(0.5), p99: pct(0.99) };
 }
 
-async function scrapeOnce(base: string): Promise<{ ms: number; bytes: number; series: number }> {
-  const t = performance.now();
-  const body = await (await fetch(`${base}/metrics`)).text();
-  const ms = performance.now() - t;
-  const samples = body.split('\n').filter((l) => l.startsWith('bench_family_')).length;
-  return { ms, bytes: Buffer.byteLength(body), series: samples };
+export const PUSH_TARGETS = ['exporter-proxy', 'pushgateway', 'pushgateway --push.disable-consistency-check'] as const;
+export type PushTarget = (typeof PUSH_TARGETS)[number];
+
+async function startTarget(name: PushTarget): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  if (name === 'exporter-proxy') {
+    const p = await startProxyProcess();
+    return { url: p.http, pid: p.child.pid!, stop: () => p.stop() };
+  }
+  const p = await startPushgatewayProcess(name === 'pushgateway' ? [] : ['--push.disable-consistency-check']);
+  return { url: p.url, pid: p.child.pid!, stop: () => p.stop() };
 }
 
-interface Target {
-  name: string;
-  start(): Promise<{ url: string; pid: number; stop(): Promise<void> }>;
+export interface PushBenchResult {
+  target: PushTarget;
+  groups: number;
+  pushesPerSecond: number;
+  seriesPerSecond: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  preloadSeconds: number;
+  scrapeMs: number;
+  rssMiB: number;
 }
 
-const targets: Target[] = [
-  {
-    name: 'exporter-proxy',
-    async start() {
-      const p = await startProxyProcess();
-      return { url: p.http, pid: p.child.pid!, stop: () => p.stop() };
-    },
-  },
-  {
-    name: 'pushgateway',
-    async start() {
-      const p = await startPushgateway();
-      return { url: p.url, pid: p.child.pid!, stop: () => p.stop() };
-    },
-  },
-  {
-    name: 'pushgateway --push.disable-consistency-check',
-    async start() {
-      const p = await startPushgateway(['--push.disable-consistency-check']);
-      return { url: p.url, pid: p.child.pid!, stop: () => p.stop() };
-    },
-  },
-];
-
-export async function pushBenchRows(): Promise<(string | number)[][]> {
-  const rows: (string | number)[][] = [];
-  for (const target of targets) {
-    const t = await target.start();
+/** For each target: a fresh process, preloaded with every group, then the push phase. */
+export async function pushBench(opts: PushOptions & { targets?: readonly PushTarget[] }): Promise<PushBenchResult[]> {
+  const results: PushBenchResult[] = [];
+  for (const target of opts.targets ?? PUSH_TARGETS) {
+    progress(`HTTP push: ${target}, preloading ${opts.groups} groups x ${opts.series} series`);
+    const t = await startTarget(target);
     try {
-      const preloadSeconds = await preload(t.url);
-      const scrape = await scrapeOnce(t.url);
-      if (scrape.series !== groups * series) throw new Error(`${target.name}: scrape holds ${scrape.series} bench series, expected ${groups * series}`);
-      const r = await phase(t.url);
-      rows.push([target.name, r.pushes / r.seconds, (r.pushes * series) / r.seconds, r.p50, r.p99, String(r.failed), preloadSeconds, scrape.ms, rssOf(t.pid) / 2 ** 20]);
+      const preloadSeconds = await preloadGroups(t.url, { to: opts.groups, series: opts.series });
+      const scrape = await waitForBenchSeries(t.url, opts.groups * opts.series);
+      progress(`HTTP push: ${target}, ${opts.clients} clients for ${opts.seconds} s (preload took ${preloadSeconds.toFixed(1)} s)`);
+      const r = await pushPhase(t.url, opts);
+      results.push({
+        target,
+        groups: opts.groups,
+        pushesPerSecond: r.pushes / r.seconds,
+        seriesPerSecond: (r.pushes * opts.series) / r.seconds,
+        p50: r.p50,
+        p99: r.p99,
+        failed: r.failed,
+        preloadSeconds,
+        scrapeMs: scrape.ms,
+        rssMiB: rssOf(t.pid) / 2 ** 20,
+      });
     } finally {
       await t.stop();
     }
   }
-  return rows;
+  return results;
 }
 
+export const NO_CHECK_FOOTNOTE = 'without the consistency check the Pushgateway answers 202 before applying a push: its pushes/s is queueing, not applied updates';
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const groups = Number(process.argv[2] ?? 1000);
+  const series = Number(process.argv[3] ?? 100);
+  const clients = Number(process.argv[4] ?? 8);
+  const seconds = Number(process.argv[5] ?? 10);
+  const results = await pushBench({ groups, series, clients, seconds });
   console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target, node ${process.version}`);
-  const rows = await pushBenchRows();
+  const rows = results.map((r) => [r.target, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.preloadSeconds, r.scrapeMs, r.rssMiB]);
   console.log(table([['target', 'pushes/s', 'series/s', 'p50 ms', 'p99 ms', 'non-2xx', 'preload s', 'scrape ms', 'RSS MiB'], ...rows]));
-  console.log('(without the consistency check the Pushgateway answers 202 before applying a push: its pushes/s is queueing, not applied updates)');
+  console.log(`(${NO_CHECK_FOOTNOTE})`);
 }

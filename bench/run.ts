@@ -1,0 +1,226 @@
+// `npm run bench`: every side-by-side benchmark in one run, loopback only,
+// and the targets to beat. Starts exporter-proxy (child processes), a
+// prometheus-pushgateway (with and without its consistency check) and a bare
+// Node server holding the proxy's bytes; prints ONE table (machine, ingest,
+// scrape, memory, ratios with their targets) and writes it to
+// bench/results-latest.txt. Every figure compared is measured in this run.
+//
+//   node dist/bench/run.js            # 10k / 100k / 1M stored series, ~10 min on 2 cores
+//   node dist/bench/run.js --quick    # 1k / 10k / 100k, short phases (checks the plumbing)
+//   node dist/bench/run.js --cpu-prof /tmp/prof   # every proxy child writes a .cpuprofile there
+//
+// Progress goes to stderr. Every loop is bounded by count and time, a
+// watchdog ends the run, and every child is killed on exit, SIGINT or error.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { socketIngest } from './ingest.js';
+import { pushBench, preloadGroups, waitForBenchSeries, NO_CHECK_FOOTNOTE, type PushBenchResult } from './push_vs_pushgateway.js';
+import { scrapeOursVsBare, settledRss, type OursVsBare, type ScrapeLoadOptions } from './core.js';
+import {
+  ROOT,
+  installCleanup,
+  jsonMessage,
+  machineInfo,
+  measureSocketIngest,
+  ownMetric,
+  progress,
+  requirePushgatewayBinary,
+  scrapeLoad,
+  setProxyDefaults,
+  startProxyProcess,
+  startPushgatewayProcess,
+  table,
+  type ScrapeStats,
+} from './lib.js';
+
+const quick = process.argv.includes('--quick');
+const profIndex = process.argv.indexOf('--cpu-prof');
+if (profIndex > 0) setProxyDefaults({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.argv[profIndex + 1] ?? 'cpu-prof')}`] });
+/** The three store sizes: small, the reference size (100,000) and large (1,000,000). */
+const [SMALL, MID, LARGE] = quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000];
+const SERIES = 100; // per push (app or group)
+const INGEST = { apps: MID / SERIES, series: SERIES, rounds: quick ? 2 : 8, connections: 4 };
+const PUSH = { series: SERIES, clients: 8, seconds: quick ? 3 : 10 };
+const SCRAPE_CONNECTIONS = 1;
+const SCRAPE_SLICES = 4; // ours and the bare server take turns
+const scrapeOpts = (size: number): ScrapeLoadOptions => ({
+  connections: SCRAPE_CONNECTIONS,
+  seconds: quick ? 1 : size >= LARGE ? 10 : 6,
+  minScrapes: 8,
+  maxScrapes: 10_000,
+});
+const WATCHDOG_MINUTES = 30;
+
+type Row = (string | number)[];
+const COLUMNS: Row = ['', 'stored series', 'per s', 'series/s', 'p50 ms', 'p99 ms', 'value', 'target', 'result'];
+const row = (name: string, stored: number | '', perS: number | '' = '', seriesPerS: number | '' = '', p50: number | '' = '', p99: number | '' = '', value: number | string = '', target = '', result = ''): Row => [
+  name,
+  stored,
+  perS,
+  seriesPerS,
+  p50,
+  p99,
+  value,
+  target,
+  result,
+];
+const section = (name: string): Row => row(name, '');
+const n = (x: number) => x.toLocaleString('en-US');
+
+interface ScrapeAt {
+  size: number;
+  ours: OursVsBare;
+  pushgateway?: { plain: ScrapeStats; gzip: ScrapeStats };
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const watchdog = setTimeout(() => {
+    console.error(`bench: watchdog: not done after ${WATCHDOG_MINUTES} minutes, giving up`);
+    process.exit(2); // the exit handler kills every child
+  }, WATCHDOG_MINUTES * 60_000);
+  watchdog.unref();
+  try {
+    requirePushgatewayBinary();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+  const machine = machineInfo();
+  const loadAtStart = os.loadavg()[0];
+  progress(`bench: ${quick ? 'quick, ' : ''}stores of ${SMALL} / ${MID} / ${LARGE} series; ${machine.nproc} cores (${machine.cpu}), node ${machine.node}`);
+
+  // ---------------------------------------------------------- ingest
+  const ingest = await socketIngest(INGEST);
+  const pushSmall = await pushBench({ ...PUSH, groups: SMALL / SERIES, targets: ['exporter-proxy'] });
+  const pushMid = await pushBench({ ...PUSH, groups: MID / SERIES });
+  const push = (target: PushBenchResult['target']) => pushMid.find((r) => r.target === target)!;
+
+  // ---------------------------------------------------------- scrape + memory: exporter-proxy
+  const scrapes: ScrapeAt[] = [];
+  const rss: { ours: Map<number, number>; pushgateway: Map<number, number> } = { ours: new Map(), pushgateway: new Map() };
+  {
+    const proxy = await startProxyProcess('', 'format = "auto"', { maxOldSpaceMb: 16384 });
+    try {
+      const pid = proxy.child.pid!;
+      const rssEmpty = await settledRss(pid);
+      let filled = 0;
+      for (const size of [SMALL, MID, LARGE]) {
+        progress(`scrape: exporter-proxy, filling to ${size} series over TCP (JSON)`);
+        const fill = await measureSocketIngest(proxy, 'tcp', jsonMessage, { apps: (size - filled) / SERIES, firstApp: filled / SERIES, series: SERIES, rounds: 1, connections: 4 });
+        filled = size;
+        const stored = await ownMetric(proxy.http, 'exporter_proxy_series');
+        if (stored !== size) throw new Error(`exporter-proxy holds ${stored} series, expected ${size}`);
+        const r = await settledRss(pid);
+        rss.ours.set(size, (r - rssEmpty) / size);
+        progress(`scrape: exporter-proxy and bare server at ${size} series (filled in ${fill.firstFillSeconds.toFixed(1)} s; RSS +${((r - rssEmpty) / 2 ** 20).toFixed(0)} MiB)`);
+        scrapes.push({ size, ours: await scrapeOursVsBare(`${proxy.http}/metrics`, { ...scrapeOpts(size), slices: SCRAPE_SLICES }) });
+      }
+    } finally {
+      await proxy.stop();
+    }
+  }
+
+  // ---------------------------------------------------------- scrape + memory: Pushgateway (check off: the fast fill)
+  let pushgatewayVersion = '?';
+  {
+    const pg = await startPushgatewayProcess(['--push.disable-consistency-check']);
+    pushgatewayVersion = pg.version;
+    try {
+      const pid = pg.child.pid!;
+      const rssEmpty = await settledRss(pid);
+      let filled = 0;
+      for (const size of [SMALL, MID]) {
+        progress(`scrape: pushgateway, filling to ${size} series with HTTP PUT`);
+        await preloadGroups(pg.url, { from: filled / SERIES, to: size / SERIES, series: SERIES });
+        await waitForBenchSeries(pg.url, size);
+        filled = size;
+        const r = await settledRss(pid);
+        rss.pushgateway.set(size, (r - rssEmpty) / size);
+        progress(`scrape: pushgateway at ${size} series`);
+        const at = scrapes.find((s) => s.size === size)!;
+        at.pushgateway = {
+          plain: await scrapeLoad(`${pg.url}/metrics`, { ...scrapeOpts(size), gzip: false }),
+          gzip: await scrapeLoad(`${pg.url}/metrics`, { ...scrapeOpts(size), gzip: true }),
+        };
+      }
+    } finally {
+      await pg.stop();
+    }
+  }
+
+  // ---------------------------------------------------------- the table
+  const rows: Row[] = [COLUMNS];
+  rows.push(section(`ingest (${SERIES} series per push)`));
+  for (const r of ingest) rows.push(row(`socket: ${r.label}`, MID, r.pushesPerSecond, r.seriesPerSecond));
+  const pushRow = (label: string, r: PushBenchResult) => row(label, r.groups * SERIES, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99);
+  rows.push(pushRow('HTTP PUT: exporter-proxy', pushSmall[0]));
+  rows.push(pushRow('HTTP PUT: exporter-proxy', push('exporter-proxy')));
+  rows.push(pushRow('HTTP PUT: pushgateway, check on', push('pushgateway')));
+  rows.push(pushRow('HTTP PUT: pushgateway, check off (1)', push('pushgateway --push.disable-consistency-check')));
+  for (const s of scrapes) {
+    rows.push(section(`scrape at ${n(s.size)} (${SCRAPE_CONNECTIONS} connection, idle store)`));
+    for (const mode of ['plain', 'gzip'] as const) {
+      const scrapeRow = (label: string, st: ScrapeStats) => row(`${label} ${mode}`, s.size, st.perSecond, '', st.p50ms, st.p99ms);
+      rows.push(scrapeRow('exporter-proxy', s.ours[mode].ours));
+      rows.push(scrapeRow('bare node server', s.ours[mode].bare));
+      if (s.pushgateway) rows.push(scrapeRow('pushgateway', s.pushgateway[mode]));
+    }
+  }
+  rows.push(section('memory: RSS growth per stored series, bytes'));
+  for (const [size, b] of rss.ours) if (size >= MID) rows.push(row('exporter-proxy', size, '', '', '', '', b));
+  rows.push(row('pushgateway', MID, '', '', '', '', rss.pushgateway.get(MID)!));
+
+  // ---------------------------------------------------------- targets
+  const mid = scrapes.find((s) => s.size === MID)!;
+  const large = scrapes.find((s) => s.size === LARGE)!;
+  const bestSocket = Math.max(...ingest.map((r) => r.seriesPerSecond));
+  const noCheck = push('pushgateway --push.disable-consistency-check');
+  const pushP50Ratio = push('exporter-proxy').p50 / pushSmall[0].p50;
+  const checks: { name: string; size: number; value: number; target: string; met: boolean }[] = [];
+  const atLeast = (name: string, size: number, value: number, min: number) => checks.push({ name, size, value, target: `>= ${min}`, met: value >= min });
+  const atMost = (name: string, size: number, value: number, max: number) => checks.push({ name, size, value, target: `<= ${max}`, met: value <= max });
+  for (const mode of ['plain', 'gzip'] as const) atLeast(`scrapes/s ours / bare, ${mode}`, MID, mid.ours[mode].ours.perSecond / mid.ours[mode].bare.perSecond, 0.8);
+  for (const mode of ['plain', 'gzip'] as const) atLeast(`scrapes/s ours / pushgateway, ${mode}`, MID, mid.ours[mode].ours.perSecond / mid.pushgateway![mode].perSecond, 30);
+  atLeast('HTTP pushes/s ours / pushgateway check off', MID, push('exporter-proxy').pushesPerSecond / noCheck.pushesPerSecond, 2);
+  atLeast('HTTP pushes/s ours / pushgateway check on', MID, push('exporter-proxy').pushesPerSecond / push('pushgateway').pushesPerSecond, 100);
+  atLeast('series/s best socket / pushgateway check off', MID, bestSocket / noCheck.seriesPerSecond, 3);
+  atMost('RSS/series ours / pushgateway', MID, rss.ours.get(MID)! / rss.pushgateway.get(MID)!, 0.2);
+  atMost('RSS/series ours, bytes', LARGE, rss.ours.get(LARGE)!, 300);
+  atMost(`scrape p50 plain at ${n(LARGE)} / at ${n(MID)}`, LARGE, large.ours.plain.ours.p50ms / mid.ours.plain.ours.p50ms, 12);
+  checks.push({
+    name: `HTTP push p50 at ${n(MID)} / at ${n(SMALL)}`,
+    size: MID,
+    value: pushP50Ratio,
+    target: 'within 1.5x',
+    met: pushP50Ratio <= 1.5 && pushP50Ratio >= 1 / 1.5,
+  });
+  rows.push(section('targets (side-by-side ratios from this run)'));
+  for (const c of checks) rows.push(row(c.name, c.size, '', '', '', '', c.value, c.target, c.met ? 'met' : 'NOT met'));
+
+  const mb = (b: number) => (b / 1e6).toFixed(1);
+  const out = [
+    `exporter-proxy benchmarks (npm run bench${quick ? ' -- --quick' : ''}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, loopback only`,
+    `machine: nproc ${machine.nproc}, ${machine.cpu}, node ${machine.node}, prometheus-pushgateway ${pushgatewayVersion}; 1-min load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end (other work shares the machine: compare only within this table)`,
+    '',
+    table(rows),
+    '',
+    `(1) ${NO_CHECK_FOOTNOTE}.`,
+    `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, the rest replace every app and are timed), a fresh proxy per row; HTTP: PUT /metrics/job/bench/instance/<g> of a random group, ${PUSH.clients} concurrent clients (undici Pool) for ${PUSH.seconds} s after preloading every group; per s = 2xx pushes/s.`,
+    `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection (exporter-proxy and the bare server in 4 alternating slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
+    `exporter-proxy first scrape after each fill (renders, then deflates once; later scrapes are served from the cache): ${scrapes.map((s) => `${n(s.size)}: ${s.ours.coldPlainMs.toFixed(0)} ms plain / ${s.ours.coldGzipMs.toFixed(0)} ms gzip`).join('; ')}.`,
+    `body sizes: ${scrapes.map((s) => `${n(s.size)}: ${mb(s.ours.plain.ours.bytes)} MB plain / ${mb(s.ours.gzip.ours.bytes)} MB gzip`).join('; ')}${mid.pushgateway ? `; pushgateway at ${n(MID)}: ${mb(mid.pushgateway.plain.bytes)} / ${mb(mid.pushgateway.gzip.bytes)} MB` : ''}.`,
+    `for reference, the bare server's scrape p50 plain at ${n(LARGE)} / at ${n(MID)} in this run: ${(large.ours.plain.bare.p50ms / mid.ours.plain.bare.p50ms).toFixed(1)}.`,
+    `memory: RSS (/proc/<pid>/status VmRSS) after filling and 2 s idle, minus RSS of the empty process, over the stored series.`,
+    '',
+  ].join('\n');
+  process.stdout.write(out);
+  const file = path.join(ROOT, 'bench', 'results-latest.txt');
+  fs.writeFileSync(file, out);
+  progress(`bench: done; written to ${path.relative(process.cwd(), file) || file}; ${checks.filter((c) => c.met).length} of ${checks.length} targets met`);
+  clearTimeout(watchdog);
+}
+
+await main();
