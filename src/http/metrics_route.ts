@@ -29,11 +29,19 @@ export function registerMetricsRoute(app: FastifyInstance, deps: MetricsRouteDep
   app.get('/metrics', async (request, reply) => {
     const gzip = acceptsGzip(request.headers['accept-encoding']);
     const compressed = gzip ? await deps.cache.compressedCurrent() : undefined;
-    const body = compressed ? undefined : deps.cache.current().body;
-    const tail = Buffer.from(await deps.ownMetrics());
-    const parts = compressed ? gzipWithTail(compressed, tail) : [body!, tail];
-    reply.hijack();
-    writeParts(reply.raw, parts, gzip);
+    const rendered = compressed ? undefined : deps.cache.current();
+    // The render buffer is reused by a later render once released: hold it until the response is done.
+    const release = rendered ? deps.cache.hold(rendered) : undefined;
+    try {
+      const tail = Buffer.from(await deps.ownMetrics());
+      const parts = compressed ? gzipWithTail(compressed, tail) : [rendered!.body, tail];
+      reply.hijack();
+      if (release) reply.raw.once('close', release);
+      writeParts(reply.raw, parts, gzip);
+    } catch (err) {
+      release?.();
+      throw err;
+    }
   });
   // The proxy's own metrics alone: cheap to scrape often (health dashboards,
   // benchmarks), where /metrics would re-render every stored app after a change.

@@ -52,6 +52,8 @@ interface Chunk {
   help?: string;
   text: string;
   bytes: number;
+  /** True when every character is ASCII (bytes === text.length): rendered with a plain copy. */
+  ascii: boolean;
   series: number;
 }
 
@@ -275,7 +277,7 @@ export class Store {
         throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true } as Family, own);
-      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, text: c.text, bytes: Buffer.byteLength(c.text), series: c.series });
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, ...textBytes(c.text), series: c.series });
       series += c.series;
     }
     const max = this.opts.maxSeriesPerApp;
@@ -287,7 +289,7 @@ export class Store {
    * Visit every family with samples, sorted by name, with its merged header
    * and each holder's pre-rendered sample lines. Used by the render cache.
    */
-  forEachFamily(visit: (header: string, chunks: Iterable<{ text: string; bytes: number }>) => void): void {
+  forEachFamily(visit: (header: string, chunks: Iterable<RenderPart>) => void): void {
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
@@ -319,7 +321,7 @@ export class Store {
       const text = renderSamples(family, labels);
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : ownCopy(family.help);
-      next.set(name, { type: family.type, declared: family.typeDeclared, help, text, bytes: Buffer.byteLength(text), series: family.samples.length });
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, ...textBytes(text), series: family.samples.length });
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
@@ -459,6 +461,18 @@ function parseLimited(app: string, text: string, maxSeries: number | undefined):
     if (err instanceof LimitError && maxSeries) throw new LimitError(`app ${quote(app)} sent more than ${maxSeries} series; the limit per app is ${maxSeries} (store.max_series_per_app); ${err.message}`);
     throw err;
   }
+}
+
+/** Text with its UTF-8 size, measured once when stored rather than on every render. */
+export interface RenderPart {
+  text: string;
+  bytes: number;
+  ascii: boolean;
+}
+
+export function textBytes(text: string): RenderPart {
+  const bytes = Buffer.byteLength(text);
+  return { text, bytes, ascii: bytes === text.length };
 }
 
 /**

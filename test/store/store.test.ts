@@ -209,3 +209,27 @@ for (const [what, opts, update, want] of FOUND_BY_FUZZING) {
     }
   });
 }
+
+test('render buffers: a held body is never overwritten; a released one is reused by the next render', () => {
+  const s = newStore();
+  const cache = new RenderCache(s.store);
+  s.put('a', 'x 1\n');
+  const r1 = cache.current();
+  const release = cache.hold(r1);
+  const before = r1.body.toString();
+  s.put('a', 'x 2\n');
+  cache.current();
+  s.put('a', 'x 3\n');
+  const r3 = cache.current();
+  assert.equal(r1.body.toString(), before, 'held body unchanged by two renders');
+  assert.equal(r3.body.toString(), '# TYPE x untyped\nx 3\n');
+  release();
+  release(); // idempotent
+  s.put('a', 'x 4\n');
+  const r4 = cache.current();
+  s.put('a', 'x 5\n');
+  const r5 = cache.current();
+  assert.equal(r5.body.toString(), '# TYPE x untyped\nx 5\n');
+  const backings = new Set([r1, r3, r4, r5].map((r) => r.body.buffer));
+  assert.ok(backings.size <= 3, `renders reuse released memory (${backings.size} allocations for 4 renders)`);
+});
