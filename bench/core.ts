@@ -34,36 +34,52 @@ async function timedGet(url: string, gzip: boolean): Promise<{ ms: number; body:
   return { ms: performance.now() - t0, body };
 }
 
+export type ModeStats = { plain: ScrapeStats; gzip: ScrapeStats };
+
+/**
+ * Scrape several URLs with the same load, plain and then gzip, taking turns
+ * in `slices` slices each (a, b, c, a, b, c, ...) so a change in the
+ * machine's other load hits all of them alike.
+ */
+export async function scrapeTakingTurns(urls: Record<string, string>, opts: ScrapeLoadOptions & { slices?: number }): Promise<Record<string, ModeStats>> {
+  const slices = opts.slices ?? 1;
+  const slice: ScrapeLoadOptions = {
+    ...opts,
+    seconds: opts.seconds / slices,
+    minScrapes: Math.ceil((opts.minScrapes ?? 0) / slices),
+    maxScrapes: opts.maxScrapes === undefined ? undefined : Math.ceil(opts.maxScrapes / slices),
+  };
+  const out: Record<string, ModeStats> = {};
+  for (const name of Object.keys(urls)) out[name] = {} as ModeStats;
+  for (const gzip of [false, true]) {
+    const parts: Record<string, ScrapeStats[]> = {};
+    for (let i = 0; i < slices; i++) for (const [name, url] of Object.entries(urls)) (parts[name] ??= []).push(await scrapeLoad(url, { ...slice, gzip }));
+    for (const name of Object.keys(urls)) out[name][gzip ? 'gzip' : 'plain'] = mergeScrapeStats(parts[name]);
+  }
+  return out;
+}
+
 /**
  * Scrape the proxy's /metrics and a bare node:http server (own process)
- * holding the same bytes, plain and gzip, with the same load, in `slices`
- * turns each (ours, bare, ours, bare, ...) so a change in the machine's
- * other load hits both alike. The store must be idle: the first (cold)
- * scrapes fill the proxy's render and gzip caches and are reported apart.
+ * holding the same bytes (and any `others`, e.g. a Pushgateway holding as
+ * many series), plain and gzip, taking turns. The stores must be idle: the
+ * proxy's first (cold) scrapes fill its render and gzip caches and are
+ * reported apart.
  */
-export async function scrapeOursVsBare(metricsUrl: string, opts: ScrapeLoadOptions & { slices?: number }): Promise<OursVsBare> {
+export async function scrapeOursVsBare(metricsUrl: string, opts: ScrapeLoadOptions & { slices?: number; others?: Record<string, string> }): Promise<OursVsBare & { others: Record<string, ModeStats> }> {
   const coldPlain = await timedGet(metricsUrl, false);
   const coldGzip = await timedGet(metricsUrl, true);
   const bare = await startBareServer(coldPlain.body);
   try {
-    const result = { coldPlainMs: coldPlain.ms, coldGzipMs: coldGzip.ms, bodyBytes: coldPlain.body.length } as OursVsBare;
-    const slices = opts.slices ?? 1;
-    const slice: ScrapeLoadOptions = {
-      ...opts,
-      seconds: opts.seconds / slices,
-      minScrapes: Math.ceil((opts.minScrapes ?? 0) / slices),
-      maxScrapes: opts.maxScrapes === undefined ? undefined : Math.ceil(opts.maxScrapes / slices),
+    const { ours, bare: base, ...others } = await scrapeTakingTurns({ ...opts.others, ours: metricsUrl, bare: bare.url }, opts);
+    return {
+      coldPlainMs: coldPlain.ms,
+      coldGzipMs: coldGzip.ms,
+      bodyBytes: coldPlain.body.length,
+      plain: { ours: ours.plain, bare: base.plain },
+      gzip: { ours: ours.gzip, bare: base.gzip },
+      others,
     };
-    for (const gzip of [false, true]) {
-      const ours: ScrapeStats[] = [];
-      const base: ScrapeStats[] = [];
-      for (let i = 0; i < slices; i++) {
-        ours.push(await scrapeLoad(metricsUrl, { ...slice, gzip }));
-        base.push(await scrapeLoad(bare.url, { ...slice, gzip }));
-      }
-      result[gzip ? 'gzip' : 'plain'] = { ours: mergeScrapeStats(ours), bare: mergeScrapeStats(base) };
-    }
-    return result;
   } finally {
     await bare.close();
   }

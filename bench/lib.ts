@@ -370,3 +370,28 @@ export function machineInfo(): { nproc: number; cpu: string; node: string } {
     node: process.version,
   };
 }
+
+/** CPU time (user + system) a process used so far, seconds (Linux /proc). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/**
+ * Wait until `pid` uses under `busyShare` of a core over `windowMs` (e.g. a
+ * Pushgateway that answered 202 still applying its queue, or a GC after a
+ * fill), at most `maxMs`. Returns the ms waited.
+ */
+export async function waitForIdle(pid: number, opts: { windowMs?: number; busyShare?: number; maxMs?: number } = {}): Promise<number> {
+  const windowMs = opts.windowMs ?? 300;
+  const started = Date.now();
+  let before = cpuSecondsOf(pid);
+  while (Date.now() - started < (opts.maxMs ?? 30_000)) {
+    await sleep(windowMs);
+    const now = cpuSecondsOf(pid);
+    if ((now - before) * 1000 <= windowMs * (opts.busyShare ?? 0.05)) break;
+    before = now;
+  }
+  return Date.now() - started;
+}

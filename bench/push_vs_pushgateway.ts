@@ -4,8 +4,8 @@
 // of `series` series (same 10 counter families in every group, as many
 // instances of one job push them), then `clients` concurrent HTTP
 // connections (undici Pool) PUT whole groups (a random group, new values)
-// for `seconds`. Reported: pushes/s (2xx only), latency p50/p99, and one
-// scrape of /metrics at that size.
+// for `seconds`, the targets taking turns in 4 slices. Reported: pushes/s
+// (2xx only), latency p50/p99, and one scrape of /metrics at that size.
 //
 // Usage: node dist/bench/push_vs_pushgateway.js [groups] [series] [clients] [seconds]
 //
@@ -14,7 +14,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { appText, progress, rssOf, startProxyProcess, startPushgatewayProcess, table, until } from './lib.js';
+import { appText, progress, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
 
 export interface PushOptions {
   groups: number;
@@ -29,6 +29,23 @@ export interface PhaseResult {
   seconds: number;
   p50: number;
   p99: number;
+  /** Every 2xx latency, ms, sorted. */
+  latencies: number[];
+}
+
+function phaseResult(latencies: number[], failed: number, seconds: number): PhaseResult {
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
+  return { pushes: latencies.length, failed, seconds, p50: pct(0.5), p99: pct(0.99), latencies };
+}
+
+/** Several push phases against one target as one. */
+export function mergePhases(parts: PhaseResult[]): PhaseResult {
+  return phaseResult(
+    parts.flatMap((p) => p.latencies),
+    parts.reduce((a, p) => a + p.failed, 0),
+    parts.reduce((a, p) => a + p.seconds, 0),
+  );
 }
 
 export function groupPath(g: number): string {
@@ -106,10 +123,7 @@ export async function pushPhase(base: string, opts: PushOptions): Promise<PhaseR
   } finally {
     await pool.close();
   }
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
-  return { pushes: latencies.length, failed, seconds: elapsed, p50: pct(0.5), p99: pct(0.99) };
+  return phaseResult(latencies, failed, (performance.now() - started) / 1000);
 }
 
 export const PUSH_TARGETS = ['exporter-proxy', 'pushgateway', 'pushgateway --push.disable-consistency-check'] as const;
@@ -124,9 +138,14 @@ async function startTarget(name: PushTarget): Promise<{ url: string; pid: number
   return { url: p.url, pid: p.child.pid!, stop: () => p.stop() };
 }
 
-export interface PushBenchResult {
+/** One process to push to: which program, and how many groups it holds. */
+export interface PushTargetSpec {
+  label: string;
   target: PushTarget;
   groups: number;
+}
+
+export interface PushBenchResult extends PushTargetSpec {
   pushesPerSecond: number;
   seriesPerSecond: number;
   p50: number;
@@ -137,34 +156,50 @@ export interface PushBenchResult {
   rssMiB: number;
 }
 
-/** For each target: a fresh process, preloaded with every group, then the push phase. */
-export async function pushBench(opts: PushOptions & { targets?: readonly PushTarget[] }): Promise<PushBenchResult[]> {
-  const results: PushBenchResult[] = [];
-  for (const target of opts.targets ?? PUSH_TARGETS) {
-    progress(`HTTP push: ${target}, preloading ${opts.groups} groups x ${opts.series} series`);
-    const t = await startTarget(target);
-    try {
-      const preloadSeconds = await preloadGroups(t.url, { to: opts.groups, series: opts.series });
-      const scrape = await waitForBenchSeries(t.url, opts.groups * opts.series);
-      progress(`HTTP push: ${target}, ${opts.clients} clients for ${opts.seconds} s (preload took ${preloadSeconds.toFixed(1)} s)`);
-      const r = await pushPhase(t.url, opts);
-      results.push({
-        target,
-        groups: opts.groups,
-        pushesPerSecond: r.pushes / r.seconds,
-        seriesPerSecond: (r.pushes * opts.series) / r.seconds,
-        p50: r.p50,
-        p99: r.p99,
-        failed: r.failed,
-        preloadSeconds,
-        scrapeMs: scrape.ms,
-        rssMiB: rssOf(t.pid) / 2 ** 20,
-      });
-    } finally {
-      await t.stop();
+/**
+ * Start every target (its own process), preload each with its groups, then
+ * push to them in turns: `slices` rounds of `seconds / slices` each, waiting
+ * after every slice until that process is idle again (a Pushgateway without
+ * its check is still applying what it answered 202 to), so the machine's
+ * other load hits all targets alike. The processes are stopped at the end.
+ */
+export async function pushBench(opts: { series: number; clients: number; seconds: number; slices?: number; targets: PushTargetSpec[] }): Promise<PushBenchResult[]> {
+  const slices = opts.slices ?? 4;
+  const running: { spec: PushTargetSpec; url: string; pid: number; stop(): Promise<void>; preloadSeconds: number; scrapeMs: number; phases: PhaseResult[] }[] = [];
+  try {
+    for (const spec of opts.targets) {
+      progress(`HTTP push: ${spec.label}, preloading ${spec.groups} groups x ${opts.series} series`);
+      const t = await startTarget(spec.target);
+      running.push({ spec, ...t, preloadSeconds: NaN, scrapeMs: NaN, phases: [] });
+      const r = running[running.length - 1];
+      r.preloadSeconds = await preloadGroups(t.url, { to: spec.groups, series: opts.series });
+      r.scrapeMs = (await waitForBenchSeries(t.url, spec.groups * opts.series)).ms;
+      await waitForIdle(t.pid);
     }
+    progress(`HTTP push: ${opts.clients} clients, ${running.length} targets taking turns, ${slices} x ${(opts.seconds / slices).toFixed(1)} s each`);
+    for (let i = 0; i < slices; i++) {
+      for (const r of running) {
+        r.phases.push(await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: opts.seconds / slices }));
+        await waitForIdle(r.pid);
+      }
+    }
+    return running.map((r) => {
+      const m = mergePhases(r.phases);
+      return {
+        ...r.spec,
+        pushesPerSecond: m.pushes / m.seconds,
+        seriesPerSecond: (m.pushes * opts.series) / m.seconds,
+        p50: m.p50,
+        p99: m.p99,
+        failed: m.failed,
+        preloadSeconds: r.preloadSeconds,
+        scrapeMs: r.scrapeMs,
+        rssMiB: rssOf(r.pid) / 2 ** 20,
+      };
+    });
+  } finally {
+    for (const r of running) await r.stop();
   }
-  return results;
 }
 
 export const NO_CHECK_FOOTNOTE = 'without the consistency check the Pushgateway answers 202 before applying a push: its pushes/s is queueing, not applied updates';
@@ -174,9 +209,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const series = Number(process.argv[3] ?? 100);
   const clients = Number(process.argv[4] ?? 8);
   const seconds = Number(process.argv[5] ?? 10);
-  const results = await pushBench({ groups, series, clients, seconds });
-  console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target, node ${process.version}`);
-  const rows = results.map((r) => [r.target, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.preloadSeconds, r.scrapeMs, r.rssMiB]);
+  const results = await pushBench({ series, clients, seconds, targets: PUSH_TARGETS.map((target) => ({ label: target, target, groups })) });
+  console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target (4 turns), node ${process.version}`);
+  const rows = results.map((r) => [r.label, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.preloadSeconds, r.scrapeMs, r.rssMiB]);
   console.log(table([['target', 'pushes/s', 'series/s', 'p50 ms', 'p99 ms', 'non-2xx', 'preload s', 'scrape ms', 'RSS MiB'], ...rows]));
   console.log(`(${NO_CHECK_FOOTNOTE})`);
 }

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { socketIngest } from './ingest.js';
-import { pushBench, preloadGroups, waitForBenchSeries, NO_CHECK_FOOTNOTE, type PushBenchResult } from './push_vs_pushgateway.js';
+import { pushBench, preloadGroups, waitForBenchSeries, NO_CHECK_FOOTNOTE } from './push_vs_pushgateway.js';
 import { scrapeOursVsBare, settledRss, type OursVsBare, type ScrapeLoadOptions } from './core.js';
 import {
   ROOT,
@@ -27,11 +27,12 @@ import {
   ownMetric,
   progress,
   requirePushgatewayBinary,
-  scrapeLoad,
+  rssOf,
   setProxyDefaults,
   startProxyProcess,
   startPushgatewayProcess,
   table,
+  waitForIdle,
   type ScrapeStats,
 } from './lib.js';
 
@@ -94,60 +95,62 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------- ingest
   const ingest = await socketIngest(INGEST);
-  const pushSmall = await pushBench({ ...PUSH, groups: SMALL / SERIES, targets: ['exporter-proxy'] });
-  const pushMid = await pushBench({ ...PUSH, groups: MID / SERIES });
-  const push = (target: PushBenchResult['target']) => pushMid.find((r) => r.target === target)!;
+  const pushResults = await pushBench({
+    ...PUSH,
+    slices: 4,
+    targets: [
+      { label: 'exporter-proxy', target: 'exporter-proxy', groups: SMALL / SERIES },
+      { label: 'exporter-proxy', target: 'exporter-proxy', groups: MID / SERIES },
+      { label: 'pushgateway, check on', target: 'pushgateway', groups: MID / SERIES },
+      { label: 'pushgateway, check off (1)', target: 'pushgateway --push.disable-consistency-check', groups: MID / SERIES },
+    ],
+  });
+  const [pushSmall, pushOurs, pushCheckOn, pushCheckOff] = pushResults;
 
-  // ---------------------------------------------------------- scrape + memory: exporter-proxy
+  // ---------------------------------------------------------- scrape + memory
+  // exporter-proxy filled over TCP (JSON), the Pushgateway (check off: its
+  // fast path) over HTTP, both idle while they, and the bare server holding
+  // the proxy's bytes, are scraped taking turns.
   const scrapes: ScrapeAt[] = [];
   const rss: { ours: Map<number, number>; pushgateway: Map<number, number> } = { ours: new Map(), pushgateway: new Map() };
+  let pushgatewayVersion = '?';
   {
     const proxy = await startProxyProcess('', 'format = "auto"', { maxOldSpaceMb: 16384 });
+    let pg: Awaited<ReturnType<typeof startPushgatewayProcess>> | undefined = await startPushgatewayProcess(['--push.disable-consistency-check']);
+    pushgatewayVersion = pg.version;
     try {
       const pid = proxy.child.pid!;
+      const pgPid = pg.child.pid!;
       const rssEmpty = await settledRss(pid);
+      const pgRssEmpty = rssOf(pgPid);
       let filled = 0;
       for (const size of [SMALL, MID, LARGE]) {
-        progress(`scrape: exporter-proxy, filling to ${size} series over TCP (JSON)`);
+        progress(`scrape: filling exporter-proxy to ${size} series over TCP (JSON)`);
         const fill = await measureSocketIngest(proxy, 'tcp', jsonMessage, { apps: (size - filled) / SERIES, firstApp: filled / SERIES, series: SERIES, rounds: 1, connections: 4 });
-        filled = size;
         const stored = await ownMetric(proxy.http, 'exporter_proxy_series');
         if (stored !== size) throw new Error(`exporter-proxy holds ${stored} series, expected ${size}`);
+        if (size > MID && pg) {
+          await pg.stop(); // not loaded to LARGE
+          pg = undefined;
+        }
+        if (pg) {
+          progress(`scrape: filling the pushgateway to ${size} series with HTTP PUT`);
+          await preloadGroups(pg.url, { from: filled / SERIES, to: size / SERIES, series: SERIES });
+          await waitForBenchSeries(pg.url, size);
+          await waitForIdle(pgPid);
+        }
+        filled = size;
+        await waitForIdle(pid);
         const r = await settledRss(pid);
         rss.ours.set(size, (r - rssEmpty) / size);
-        progress(`scrape: exporter-proxy and bare server at ${size} series (filled in ${fill.firstFillSeconds.toFixed(1)} s; RSS +${((r - rssEmpty) / 2 ** 20).toFixed(0)} MiB)`);
-        scrapes.push({ size, ours: await scrapeOursVsBare(`${proxy.http}/metrics`, { ...scrapeOpts(size), slices: SCRAPE_SLICES }) });
+        if (pg) rss.pushgateway.set(size, (rssOf(pgPid) - pgRssEmpty) / size);
+        progress(`scrape: at ${size} series (exporter-proxy filled in ${fill.firstFillSeconds.toFixed(1)} s, RSS +${((r - rssEmpty) / 2 ** 20).toFixed(0)} MiB)`);
+        const s = await scrapeOursVsBare(`${proxy.http}/metrics`, { ...scrapeOpts(size), slices: SCRAPE_SLICES, others: pg ? { pushgateway: `${pg.url}/metrics` } : {} });
+        scrapes.push({ size, ours: s, pushgateway: s.others.pushgateway });
       }
     } finally {
       await proxy.stop();
-    }
-  }
-
-  // ---------------------------------------------------------- scrape + memory: Pushgateway (check off: the fast fill)
-  let pushgatewayVersion = '?';
-  {
-    const pg = await startPushgatewayProcess(['--push.disable-consistency-check']);
-    pushgatewayVersion = pg.version;
-    try {
-      const pid = pg.child.pid!;
-      const rssEmpty = await settledRss(pid);
-      let filled = 0;
-      for (const size of [SMALL, MID]) {
-        progress(`scrape: pushgateway, filling to ${size} series with HTTP PUT`);
-        await preloadGroups(pg.url, { from: filled / SERIES, to: size / SERIES, series: SERIES });
-        await waitForBenchSeries(pg.url, size);
-        filled = size;
-        const r = await settledRss(pid);
-        rss.pushgateway.set(size, (r - rssEmpty) / size);
-        progress(`scrape: pushgateway at ${size} series`);
-        const at = scrapes.find((s) => s.size === size)!;
-        at.pushgateway = {
-          plain: await scrapeLoad(`${pg.url}/metrics`, { ...scrapeOpts(size), gzip: false }),
-          gzip: await scrapeLoad(`${pg.url}/metrics`, { ...scrapeOpts(size), gzip: true }),
-        };
-      }
-    } finally {
-      await pg.stop();
+      await pg?.stop();
     }
   }
 
@@ -155,11 +158,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [COLUMNS];
   rows.push(section(`ingest (${SERIES} series per push)`));
   for (const r of ingest) rows.push(row(`socket: ${r.label}`, MID, r.pushesPerSecond, r.seriesPerSecond));
-  const pushRow = (label: string, r: PushBenchResult) => row(label, r.groups * SERIES, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99);
-  rows.push(pushRow('HTTP PUT: exporter-proxy', pushSmall[0]));
-  rows.push(pushRow('HTTP PUT: exporter-proxy', push('exporter-proxy')));
-  rows.push(pushRow('HTTP PUT: pushgateway, check on', push('pushgateway')));
-  rows.push(pushRow('HTTP PUT: pushgateway, check off (1)', push('pushgateway --push.disable-consistency-check')));
+  for (const r of pushResults) rows.push(row(`HTTP PUT: ${r.label}`, r.groups * SERIES, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99));
   for (const s of scrapes) {
     rows.push(section(`scrape at ${n(s.size)} (${SCRAPE_CONNECTIONS} connection, idle store)`));
     for (const mode of ['plain', 'gzip'] as const) {
@@ -177,16 +176,15 @@ async function main(): Promise<void> {
   const mid = scrapes.find((s) => s.size === MID)!;
   const large = scrapes.find((s) => s.size === LARGE)!;
   const bestSocket = Math.max(...ingest.map((r) => r.seriesPerSecond));
-  const noCheck = push('pushgateway --push.disable-consistency-check');
-  const pushP50Ratio = push('exporter-proxy').p50 / pushSmall[0].p50;
+  const pushP50Ratio = pushOurs.p50 / pushSmall.p50;
   const checks: { name: string; size: number; value: number; target: string; met: boolean }[] = [];
   const atLeast = (name: string, size: number, value: number, min: number) => checks.push({ name, size, value, target: `>= ${min}`, met: value >= min });
   const atMost = (name: string, size: number, value: number, max: number) => checks.push({ name, size, value, target: `<= ${max}`, met: value <= max });
   for (const mode of ['plain', 'gzip'] as const) atLeast(`scrapes/s ours / bare, ${mode}`, MID, mid.ours[mode].ours.perSecond / mid.ours[mode].bare.perSecond, 0.8);
   for (const mode of ['plain', 'gzip'] as const) atLeast(`scrapes/s ours / pushgateway, ${mode}`, MID, mid.ours[mode].ours.perSecond / mid.pushgateway![mode].perSecond, 30);
-  atLeast('HTTP pushes/s ours / pushgateway check off', MID, push('exporter-proxy').pushesPerSecond / noCheck.pushesPerSecond, 2);
-  atLeast('HTTP pushes/s ours / pushgateway check on', MID, push('exporter-proxy').pushesPerSecond / push('pushgateway').pushesPerSecond, 100);
-  atLeast('series/s best socket / pushgateway check off', MID, bestSocket / noCheck.seriesPerSecond, 3);
+  atLeast('HTTP pushes/s ours / pushgateway check off', MID, pushOurs.pushesPerSecond / pushCheckOff.pushesPerSecond, 2);
+  atLeast('HTTP pushes/s ours / pushgateway check on', MID, pushOurs.pushesPerSecond / pushCheckOn.pushesPerSecond, 100);
+  atLeast('series/s best socket / pushgateway check off', MID, bestSocket / pushCheckOff.seriesPerSecond, 3);
   atMost('RSS/series ours / pushgateway', MID, rss.ours.get(MID)! / rss.pushgateway.get(MID)!, 0.2);
   atMost('RSS/series ours, bytes', LARGE, rss.ours.get(LARGE)!, 300);
   atMost(`scrape p50 plain at ${n(LARGE)} / at ${n(MID)}`, LARGE, large.ours.plain.ours.p50ms / mid.ours.plain.ours.p50ms, 12);
@@ -208,12 +206,12 @@ async function main(): Promise<void> {
     table(rows),
     '',
     `(1) ${NO_CHECK_FOOTNOTE}.`,
-    `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, the rest replace every app and are timed), a fresh proxy per row; HTTP: PUT /metrics/job/bench/instance/<g> of a random group, ${PUSH.clients} concurrent clients (undici Pool) for ${PUSH.seconds} s after preloading every group; per s = 2xx pushes/s.`,
-    `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection (exporter-proxy and the bare server in 4 alternating slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
+    `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, the rest replace every app and are timed), a fresh proxy per row; HTTP: PUT /metrics/job/bench/instance/<g> of a random group with new values, ${PUSH.clients} concurrent clients (undici Pool), ${PUSH.seconds} s per target in 4 turns (each target idle again before the next turn) after preloading every group; per s = 2xx pushes/s.`,
+    `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection; exporter-proxy, the bare server and the pushgateway take turns (${SCRAPE_SLICES} slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
     `exporter-proxy first scrape after each fill (renders, then deflates once; later scrapes are served from the cache): ${scrapes.map((s) => `${n(s.size)}: ${s.ours.coldPlainMs.toFixed(0)} ms plain / ${s.ours.coldGzipMs.toFixed(0)} ms gzip`).join('; ')}.`,
     `body sizes: ${scrapes.map((s) => `${n(s.size)}: ${mb(s.ours.plain.ours.bytes)} MB plain / ${mb(s.ours.gzip.ours.bytes)} MB gzip`).join('; ')}${mid.pushgateway ? `; pushgateway at ${n(MID)}: ${mb(mid.pushgateway.plain.bytes)} / ${mb(mid.pushgateway.gzip.bytes)} MB` : ''}.`,
     `for reference, the bare server's scrape p50 plain at ${n(LARGE)} / at ${n(MID)} in this run: ${(large.ours.plain.bare.p50ms / mid.ours.plain.bare.p50ms).toFixed(1)}.`,
-    `memory: RSS (/proc/<pid>/status VmRSS) after filling and 2 s idle, minus RSS of the empty process, over the stored series.`,
+    `memory: RSS (/proc/<pid>/status VmRSS) after filling, once the process is idle (+2 s), minus RSS of the empty process, over the stored series.`,
     '',
   ].join('\n');
   process.stdout.write(out);
