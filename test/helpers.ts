@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { configFromText, type Config } from '../src/config/config.js';
+import { ConfigError } from '../src/errors.js';
 import { ExporterProxy, type Addresses } from '../src/app.js';
 import { memoryLogger } from '../src/log.js';
 
@@ -89,4 +91,15 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 export async function getText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
   const res = await fetch(url, { headers });
   return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+/** The problems a config text is refused with; [] when it is accepted. */
+export function configProblems(toml: string): string[] {
+  try {
+    configFromText(toml);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  return [];
 }

@@ -6,20 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { configFromText } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
 import { planReload } from '../../src/reload.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, configProblems as problems } from '../helpers.js';
 import { selfSignedCert } from '../durability_helpers.js';
 
-function problems(toml: string): string[] {
-  try {
-    configFromText(toml);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  return [];
-}
 
 test('defaults: no persistence, no limits, no auth, no TLS, every peer allowed, socket ttl follows the store', () => {
   const c = configFromText('');

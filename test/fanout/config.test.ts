@@ -2,18 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { configProblems as problems } from '../helpers.js';
 import { configFromText } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
-
-function problems(toml: string): string[] {
-  try {
-    configFromText(toml);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 test('[[fanout]] groups: static, dns and file_sd with defaults; [dns] servers', () => {
   const c = configFromText(`

@@ -5,18 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { configFromText, loadConfig } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
-import { FIXTURES, ROOT } from '../helpers.js';
+import { FIXTURES, ROOT, configProblems as problems } from '../helpers.js';
 
-function problems(toml: string): string[] {
-  try {
-    configFromText(toml);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 test('the Rust config: endpoints become targets named "external_poll: host:port", polling off', () => {
   const c = loadConfig(path.join(FIXTURES, 'rust-exporter-proxy.config.toml'));
