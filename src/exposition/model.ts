@@ -13,14 +13,20 @@ export interface Label {
   value: string;
 }
 
+/**
+ * One sample. Sources may build plain objects; the text parser returns
+ * TextSample instances (below). Consumers treat samples as read-only, except
+ * that `labels` may be replaced by assigning a new array (never mutate the
+ * array or its Label objects in place).
+ */
 export interface Sample {
   /** Full sample name, including a histogram/summary suffix (`_bucket`, `_sum`, `_count`). */
-  name: string;
-  labels: Label[];
+  readonly name: string;
+  labels: readonly Label[];
   /** The value as written (validated as a Go ParseFloat-compatible float). */
-  value: string;
+  readonly value: string;
   /** Integer milliseconds as written, kept as sent; undefined when absent. */
-  timestamp?: string;
+  readonly timestamp?: string;
 }
 
 export interface Family {
@@ -38,4 +44,99 @@ export interface ParsedPayload {
   families: Family[];
   /** Total number of samples over all families. */
   series: number;
+}
+
+/**
+ * A sample as the text parser produces it. Most lines arrive in canonical form
+ * (`name{a="x",b="y"} value[ timestamp]`: single spaces, no blanks inside the
+ * braces, no trailing comma, no `{}`), which is exactly what the renderer
+ * writes for them. For such a line the sample keeps a reference to the
+ * payload and the line's offsets instead of Label objects: `labels` is parsed
+ * from the line on first access, and the renderer copies the line itself.
+ *
+ * `name`, `value` and `timestamp` are own data properties (so `{ ...s }`
+ * copies them); `labels` is an accessor on the prototype. Assigning `labels`
+ * drops the link to the line, so the renderer then builds the line from the
+ * labels. The payload text is held in a private field, invisible to spread,
+ * JSON.stringify and assert's key comparison.
+ */
+export class TextSample implements Sample {
+  readonly name: string;
+  readonly value: string;
+  readonly timestamp: string | undefined;
+  #labels: readonly Label[] | undefined;
+  /** The payload while the line is canonical and `labels` was not replaced. */
+  #text: string | undefined;
+  /** Line offsets in #text: first char, the closing brace (-1 without labels), end (exclusive, no newline). */
+  #start: number;
+  #close: number;
+  #end: number;
+  /** labelBit() of every label name, OR-ed (a superset test for "has a label named x"). */
+  #mask: number;
+
+  /** A sample whose labels are already materialized (non-canonical lines, other sources). */
+  constructor(name: string, value: string, timestamp: string | undefined, labels: readonly Label[] | undefined, text?: string, start = 0, close = -1, end = 0, mask = 0) {
+    this.name = name;
+    this.value = value;
+    this.timestamp = timestamp;
+    this.#labels = labels;
+    this.#text = text;
+    this.#start = start;
+    this.#close = close;
+    this.#end = end;
+    this.#mask = mask;
+  }
+
+  get labels(): readonly Label[] {
+    return (this.#labels ??= parseCanonicalLabels(this.#text!, this.#start + this.name.length + 1, this.#close));
+  }
+
+  set labels(labels: readonly Label[]) {
+    this.#labels = labels;
+    this.#text = undefined;
+  }
+
+  /** The payload holding the sample's canonical line, or undefined (not a TextSample, not canonical, or labels replaced). */
+  static lineText(s: Sample): string | undefined {
+    return s instanceof TextSample ? s.#text : undefined;
+  }
+  /** Offset of the line's first character (only after lineText returned a string). */
+  static lineStart(s: Sample): number {
+    return (s as TextSample).#start;
+  }
+  /** Offset of the line's `}`, or -1 when it has no labels. */
+  static lineClose(s: Sample): number {
+    return (s as TextSample).#close;
+  }
+  /** Offset just past the line's last character (a "\n" or the end of the payload follows). */
+  static lineEnd(s: Sample): number {
+    return (s as TextSample).#end;
+  }
+  static labelMask(s: Sample): number {
+    return (s as TextSample).#mask;
+  }
+}
+
+/** One of 32 bits for a label name (text[start..end)), for TextSample's label mask. */
+export function labelBit(text: string, start: number, end: number): number {
+  return 1 << ((text.charCodeAt(start) * 7 + text.charCodeAt(end - 1) * 3 + end - start) & 31);
+}
+
+/** Labels of a canonical, already validated line: `a="x",b="y"` between `{` (exclusive, at start-1) and `}` at close. */
+function parseCanonicalLabels(text: string, start: number, close: number): Label[] {
+  const out: Label[] = [];
+  let i = start;
+  while (i < close) {
+    const eq = text.indexOf('=', i);
+    const vs = eq + 2;
+    let j = vs;
+    for (;;) {
+      const c = text.charCodeAt(j);
+      if (c === 34 /* " */) break;
+      j += c === 92 /* \ */ ? 2 : 1;
+    }
+    out.push({ name: text.slice(i, eq), value: text.slice(vs, j) });
+    i = j + 2; // past `",`
+  }
+  return out;
 }

@@ -45,11 +45,14 @@
 //  * Timestamps: `-?[0-9]{1,19}` within int64 range.
 
 import { DuplicateSeriesError, LimitError, ParseError, quote } from '../errors.js';
-import type { Family, Label, MetricType, ParsedPayload, Sample } from './model.js';
+import { TextSample, labelBit } from './model.js';
+import type { Family, Label, MetricType, ParsedPayload } from './model.js';
 
 export interface ParseOptions {
   /** Largest number of samples accepted in one payload; more throws LimitError. */
   maxSeries?: number;
+  /** For tests: parse every sample line with the general path (no canonical-line fast path). */
+  generalPathOnly?: boolean;
 }
 
 // Character codes.
@@ -174,22 +177,21 @@ function unescape(s: string, allowQuote: boolean): string {
  * `[+-]?Infinity` (case-insensitive), and finite after rounding.
  */
 export function isValidFloat(s: string): boolean {
-  return floatSyntax(s) !== 0;
+  return floatSyntax(s, 0, s.length) !== 0;
 }
 
-// 0 = invalid, 1 = plain decimal, 2 = special (NaN/Inf).
-function floatSyntax(s: string): number {
-  const n = s.length;
-  let i = 0;
-  let c = s.charCodeAt(0);
+// 0 = invalid, 1 = plain decimal, 2 = special (NaN/Inf). Checks s[from..n).
+function floatSyntax(s: string, from: number, n: number): number {
+  let i = from;
+  let c = s.charCodeAt(i);
   let signed = false;
   if (c === PLUS || c === MINUS) {
     signed = true;
-    i = 1;
-    c = s.charCodeAt(1);
+    i++;
+    c = s.charCodeAt(i);
   }
   if (i >= n) return 0;
-  if (!isDigit(c) && c !== DOT) return isSpecial(s, i, signed) ? 2 : 0;
+  if (!isDigit(c) && c !== DOT) return isSpecial(s, i, n, signed) ? 2 : 0;
   let intDigits = 0;
   while (i < n && isDigit(s.charCodeAt(i))) {
     i++;
@@ -219,12 +221,12 @@ function floatSyntax(s: string): number {
   if (i !== n) return 0;
   // Overflow to ±Inf is a range error in Go; only possible with an exponent
   // or more than 308 integer digits, so the Number() conversion is rare.
-  if ((exp || intDigits > 308) && !Number.isFinite(Number(s))) return 0;
+  if ((exp || intDigits > 308) && !Number.isFinite(Number(s.slice(from, n)))) return 0;
   return 1;
 }
 
-function isSpecial(s: string, i: number, signed: boolean): boolean {
-  const rest = s.length - i;
+function isSpecial(s: string, i: number, n: number, signed: boolean): boolean {
+  const rest = n - i;
   if (rest === 3) {
     const a = s.charCodeAt(i) | 0x20;
     const b = s.charCodeAt(i + 1) | 0x20;
@@ -244,7 +246,7 @@ function isSpecial(s: string, i: number, signed: boolean): boolean {
 /** Canonical text for a valid float, so `1`, `1.0`, `1e0` compare equal. */
 function floatKey(s: string): string {
   let v: number;
-  if (floatSyntax(s) === 2) {
+  if (floatSyntax(s, 0, s.length) === 2) {
     const c = s.charCodeAt(0);
     const l = (c === PLUS || c === MINUS ? s.charCodeAt(1) : c) | 0x20;
     v = l === 110 ? NaN : c === MINUS ? -Infinity : Infinity;
@@ -252,6 +254,38 @@ function floatKey(s: string): string {
     v = Number(s);
   }
   return Object.is(v, -0) ? '-0' : String(v);
+}
+
+/**
+ * A quick sufficient test for floatKey(s) === s on s[from..to): `0`, or an
+ * unsigned decimal without exponent, leading or trailing zeros, at most 15
+ * significant digits (so the shortest round-trip form is these digits) and
+ * within 1e-6..1e15 (so JS prints it without an exponent). False means "maybe
+ * not": the caller then compares with floatKey.
+ */
+function plainNormalDecimal(s: string, from: number, to: number): boolean {
+  let i = from;
+  let c = s.charCodeAt(i);
+  if (c === 48 /* 0 */) {
+    i++;
+    if (i === to) return true; // "0"
+    if (s.charCodeAt(i) !== DOT) return false;
+    i++;
+    const z = i;
+    while (i < to && s.charCodeAt(i) === 48) i++;
+    if (i - z > 5) return false; // below 1e-6
+    from = i; // significant digits start here
+  } else {
+    if (!(c >= 49 && c <= 57)) return false;
+    while (i < to && isDigit(s.charCodeAt(i))) i++;
+    if (i === to) return to - from <= 15;
+    if (s.charCodeAt(i) !== DOT) return false;
+    i++;
+  }
+  const fracStart = i;
+  while (i < to && isDigit(s.charCodeAt(i))) i++;
+  if (i !== to || i === fracStart || s.charCodeAt(to - 1) === 48) return false;
+  return to - from - (fracStart > from ? 1 : 0) <= 15;
 }
 
 const INT64_MAX = '9223372036854775807';
@@ -272,6 +306,15 @@ export function isValidTimestamp(s: string): boolean {
 
 // ---------------------------------------------------------------------------
 // The parser.
+//
+// Each sample line is first tried by canonicalSample(), a fast path for the
+// canonical form client libraries emit (`name{a="x",b="y"} value[ ts]`). It
+// only accepts lines in that form that are valid, never throws a syntax
+// error, and returns false (before any side effect but the family lookup)
+// for anything else, which sample(), the general path, then parses: so every
+// error, with its message and line, comes from the same code as before.
+// Canonical lines become TextSamples that keep their offsets instead of Label
+// objects (see model.ts).
 
 const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
@@ -285,30 +328,118 @@ const enum Role {
   SummarySumCount,
 }
 
+// Character classes for the fast path (ASCII only; anything else is not a name char).
+const C_NAME_START = 1;
+const C_NAME = 2;
+const C_LABEL_START = 4;
+const C_LABEL = 8;
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if (isNameStart(c)) CLASS[c]! |= C_NAME_START;
+  if (isNameChar(c)) CLASS[c]! |= C_NAME;
+  if (isLabelStart(c)) CLASS[c]! |= C_LABEL_START;
+  if (isLabelChar(c)) CLASS[c]! |= C_LABEL;
+}
+
+/**
+ * Fast path scratch, per label of the current line: name start, name end,
+ * value start, value end. Shared by all parses (parsing is synchronous).
+ */
+let ranges = new Int32Array(64);
+
+/** Unsorted label lists up to this long get a pairwise duplicate check on the fast path; longer ones take the general path. */
+const FAST_UNSORTED_MAX = 16;
+
+/**
+ * Duplicate detection for one sample name. Two samples are the same series
+ * when their label sets are equal (in any order; `le` on buckets and
+ * `quantile` on quantiles compared as numbers). The key of a sample is its
+ * labels as canonical text (`a="x",b="y"`, normalized le/quantile values)
+ * in an order fixed per label set: the order of `pattern` (the label names of
+ * the name's first sample with labels) for that set, sorted by name for any
+ * other set. Different sets never give equal keys, and the usual payload,
+ * whose lines all list the same labels in the same order, sorted or not, has
+ * its keys as slices of the payload, with nothing to build.
+ */
+interface NameState {
+  /** The family the name belongs to and its role there (fixed once a sample has the name). */
+  family: Family;
+  role: Role;
+  /**
+   * The keys so far while each was greater than the one before (many
+   * exporters write series sorted): then a new key only has to be compared
+   * with the last one. The first key out of order moves them all into `seen`.
+   */
+  ordered: string[];
+  seen: Set<string> | undefined;
+  /** undefined: no sample with labels yet; null: that sample had more than PATTERN_MAX labels. */
+  pattern: readonly string[] | null | undefined;
+  /** TextSample's label mask for the pattern's names. */
+  patternMask: number;
+}
+
+const PATTERN_MAX = 16;
+
+function newNameState(family: Family, role: Role): NameState {
+  return { family, role, ordered: [], seen: undefined, pattern: undefined, patternMask: 0 };
+}
+
+function setPattern(st: NameState, names: string[] | null): void {
+  st.pattern = names;
+  if (names !== null) for (const name of names) st.patternMask |= labelBit(name, 0, name.length);
+}
+
+/** Records the key; false when it was already there (a duplicate series). */
+function addKey(st: NameState, key: string): boolean {
+  let seen = st.seen;
+  if (seen === undefined) {
+    const ordered = st.ordered;
+    const n = ordered.length;
+    if (n === 0 || key > ordered[n - 1]!) {
+      ordered.push(key);
+      return true;
+    }
+    st.seen = seen = new Set(ordered);
+    st.ordered = [];
+  }
+  return seen.size !== seen.add(key).size;
+}
+
 /** Parse and validate one payload. Throws ParseError, DuplicateSeriesError or LimitError. */
 export function parseText(text: string, opts?: ParseOptions): ParsedPayload {
-  return new TextParser(text, opts?.maxSeries ?? Infinity).run();
+  return new TextParser(text, opts?.maxSeries ?? Infinity, opts?.generalPathOnly !== true).run();
 }
 
 class TextParser {
   private readonly families: Family[] = [];
   private readonly byName = new Map<string, Family>();
-  private readonly seen = new Set<string>();
+  /** Duplicate detection per sample name (see NameState). */
+  private readonly names = new Map<string, NameState>();
   private series = 0;
   private line = 0;
   // One-entry cache: consecutive samples usually share a name.
   private prevName = '';
-  private prevFamily: Family | undefined;
-  private prevRole: Role = Role.Plain;
+  private prevState: NameState | undefined;
   // Previous sample's timestamp: an equal one (the usual case) reuses it.
   private prevTimestamp = '';
+  /** Offset of the first backslash at or after some earlier offset (text.length: none). */
+  private backslashAt = -1;
 
   constructor(
     private readonly text: string,
     private readonly maxSeries: number,
+    private readonly fast: boolean,
   ) {}
 
   run(): ParsedPayload {
+    try {
+      return this.lines();
+    } finally {
+      if (ranges.length > 4096) ranges = new Int32Array(64); // after a line with very many labels
+    }
+  }
+
+  private lines(): ParsedPayload {
     const text = this.text;
     const n = text.length;
     let pos = 0;
@@ -322,7 +453,7 @@ class TextParser {
       while (i < end && isBlank(text.charCodeAt(i))) i++;
       if (i < end) {
         if (text.charCodeAt(i) === HASH) this.comment(i + 1, end);
-        else this.sample(i, end);
+        else if (!this.fast || !this.canonicalSample(i, end)) this.sample(i, end);
       }
       pos = nl + 1;
     }
@@ -371,21 +502,44 @@ class TextParser {
     return f !== undefined && (f.type === 'histogram' || f.type === 'summary') ? f : undefined;
   }
 
+  /** The state of a sample name: its family, role and duplicate detection. */
+  private resolve(name: string): NameState {
+    if (name === this.prevName) return this.prevState!;
+    let st = this.names.get(name);
+    if (st === undefined) {
+      const f = this.byName.get(name) ?? this.suffixOwner(name) ?? this.newFamily(name);
+      this.names.set(name, (st = newNameState(f, roleOf(f, name))));
+    }
+    this.prevName = name;
+    this.prevState = st;
+    return st;
+  }
+
   // --- # lines --------------------------------------------------------------
 
   private comment(i: number, end: number): void {
     const text = this.text;
     i = this.skipBlanks(i, end);
-    const kwEnd = this.tokenEnd(i, end);
-    if (kwEnd - i !== 4) return;
-    const isHelp = text.startsWith('HELP', i);
-    if (!isHelp && !text.startsWith('TYPE', i)) return; // plain comment
+    // The first word must be exactly HELP or TYPE, else this is a plain comment.
+    const kwEnd = i + 4;
+    if (kwEnd > end || (kwEnd < end && !isBlank(text.charCodeAt(kwEnd)))) return;
+    const c = text.charCodeAt(i);
+    const isHelp = c === 72 && text.charCodeAt(i + 1) === 69 && text.charCodeAt(i + 2) === 76 && text.charCodeAt(i + 3) === 80; // HELP
+    if (!isHelp && !(c === 84 && text.charCodeAt(i + 1) === 89 && text.charCodeAt(i + 2) === 80 && text.charCodeAt(i + 3) === 69)) return; // TYPE
     const kw = isHelp ? 'HELP' : 'TYPE';
     i = this.skipBlanks(kwEnd, end);
     if (i === end) return; // `# HELP` alone: a comment, as in expfmt
-    const nameEnd = this.tokenEnd(i, end);
+    // The name: the token up to the next blank, validated in the same pass.
+    let nameEnd = i;
+    let d = text.charCodeAt(i);
+    if (d < 128 && CLASS[d]! & C_NAME_START) {
+      nameEnd++;
+      while (nameEnd < end && (d = text.charCodeAt(nameEnd)) < 128 && CLASS[d]! & C_NAME) nameEnd++;
+    }
+    if (nameEnd === i || (nameEnd < end && !isBlank(text.charCodeAt(nameEnd)))) {
+      this.fail(`invalid metric name ${quote(text.slice(i, this.tokenEnd(i, end)))} in ${kw} line`);
+    }
     const name = text.slice(i, nameEnd);
-    if (!isValidMetricName(name)) this.fail(`invalid metric name ${quote(name)} in ${kw} line`);
     i = this.skipBlanks(nameEnd, end);
 
     let f = this.byName.get(name);
@@ -442,7 +596,270 @@ class TextParser {
     }
   }
 
-  // --- sample lines -----------------------------------------------------------
+  // --- sample lines: the fast path --------------------------------------------
+
+  /**
+   * A canonical sample line starting at `start` (not blank) and ending at
+   * `end`: validated, checked for duplicates and the limit, and stored as a
+   * TextSample without Label objects. Returns false, having changed nothing
+   * but possibly the family lookup, when the line is not canonical or not
+   * valid; sample() then parses it (and throws the error, if any).
+   */
+  private canonicalSample(start: number, end: number): boolean {
+    const text = this.text;
+
+    // Metric name: usually the previous sample's (an already validated string,
+    // compared natively), otherwise validated here.
+    const prev = this.prevName;
+    const pn = prev.length;
+    let i = start + pn;
+    let c = text.charCodeAt(i);
+    let name: string;
+    if (pn > 0 && (c === LBRACE || c === SP) && text.slice(start, i) === prev) {
+      name = prev;
+    } else {
+      c = text.charCodeAt(start);
+      if (!(c < 128 && CLASS[c]! & C_NAME_START)) return false;
+      i = start + 1;
+      while ((c = text.charCodeAt(i)) < 128 && CLASS[c]! & C_NAME) i++;
+      name = text.slice(start, i);
+    }
+    if (i >= end) return false;
+    const st = this.resolve(name);
+
+    // Labels: no blanks, no trailing comma, not `{}`. Names that are the
+    // pattern's (the usual case) are compared rather than validated.
+    c = text.charCodeAt(i);
+    let close = -1;
+    let n = 0;
+    const pattern = st.pattern;
+    let exact = pattern !== undefined && pattern !== null; // the names so far are the pattern's
+    if (c === LBRACE) {
+      let r = ranges;
+      let j = i + 1;
+      for (;;) {
+        const ns = j;
+        let ne = exact && n < pattern!.length ? nameAt(text, j, pattern![n]!) : -1;
+        if (ne < 0) {
+          exact = false;
+          c = text.charCodeAt(j);
+          if (!(c < 128 && CLASS[c]! & C_LABEL_START)) return false;
+          j++;
+          while ((c = text.charCodeAt(j)) < 128 && CLASS[c]! & C_LABEL) j++;
+          // text[end] is "\r", "\n" or past the end, so none of these matches there.
+          if (c !== EQ) return false;
+          ne = j;
+          if (ne - ns === 8 && text.startsWith('__name__', ns)) return false;
+        }
+        if (text.charCodeAt(ne + 1) !== QUOTE) return false;
+        const vs = ne + 2;
+        let q = text.indexOf('"', vs);
+        if (q < 0 || q >= end) return false; // unterminated: an error, reported by sample()
+        if (this.backslashAt < vs) {
+          const b = text.indexOf('\\', vs);
+          this.backslashAt = b < 0 ? text.length : b;
+        }
+        if (this.backslashAt < q) {
+          // Escapes in this value: find the closing quote the slow way.
+          q = vs;
+          for (;;) {
+            if (q >= end) return false;
+            const d = text.charCodeAt(q);
+            if (d === QUOTE) break;
+            if (d === BSLASH) {
+              const e = text.charCodeAt(q + 1);
+              if (q + 1 >= end || (e !== BSLASH && e !== QUOTE && e !== 110) /* n */) return false;
+              q += 2;
+            } else {
+              q++;
+            }
+          }
+        }
+        if (r.length < 4 * n + 4) {
+          const grown = new Int32Array(r.length * 2);
+          grown.set(r);
+          ranges = r = grown;
+        }
+        const o = 4 * n;
+        r[o] = ns;
+        r[o + 1] = ne;
+        r[o + 2] = vs;
+        r[o + 3] = q;
+        n++;
+        j = q + 1;
+        c = text.charCodeAt(j);
+        if (c === COMMA) {
+          j++;
+          continue;
+        }
+        if (c !== RBRACE) return false;
+        close = j;
+        i = j + 1;
+        break;
+      }
+      if (i >= end) return false;
+      c = text.charCodeAt(i);
+    }
+    if (c !== SP) return false;
+    exact &&= n === pattern!.length;
+    const seriesEnd = close >= 0 ? close + 1 : i;
+
+    // Value, then an optional timestamp, each after exactly one space.
+    const vs = i + 1;
+    let ve = vs;
+    while (ve < end && (c = text.charCodeAt(ve)) !== SP) {
+      if (c === TAB) return false;
+      ve++;
+    }
+    if (ve === vs || floatSyntax(text, vs, ve) === 0) return false;
+    let timestamp: string | undefined;
+    if (ve < end) {
+      const ts = ve + 1;
+      const len = end - ts;
+      if (len === 0) return false; // trailing blank
+      const pt = this.prevTimestamp;
+      let same = len === pt.length;
+      for (let t = 0; same && t < len; t++) same = text.charCodeAt(ts + t) === pt.charCodeAt(t);
+      if (same) {
+        timestamp = pt;
+      } else {
+        timestamp = text.slice(ts, end);
+        if (!isValidTimestamp(timestamp)) return false; // also a blank in it: not canonical
+        this.prevTimestamp = timestamp;
+      }
+    }
+
+    // le/quantile rules (any violation: sample() reports it).
+    const role = st.role;
+    let special = -1; // index of the `le`/`quantile` label compared numerically
+    if (role !== Role.Plain) {
+      if (role === Role.HistBare) return false;
+      const want = role === Role.HistBucket || role === Role.HistSumCount ? 'le' : 'quantile';
+      const r = ranges;
+      let found = -1;
+      for (let t = 0; t < n; t++) {
+        const o = 4 * t;
+        if (rangeIs(text, r[o]!, r[o + 1]!, want)) found = t;
+      }
+      if (role === Role.HistSumCount || role === Role.SummarySumCount) {
+        if (found >= 0) return false;
+      } else {
+        if (found < 0 || floatSyntax(text, r[4 * found + 2]!, r[4 * found + 3]!) === 0) return false;
+        special = found;
+      }
+    }
+
+    // Duplicate-series key, the same as sample() computes (see NameState):
+    // the line's label text itself when its labels are in the key's order and
+    // no le/quantile value needs normalizing.
+    let key = '';
+    let mask = 0;
+    if (n > 0) {
+      // The label names are distinct when they are the pattern's.
+      let order: number[] | undefined; // undefined: the line's order
+      if (exact) {
+        mask = st.patternMask;
+      } else {
+        for (let t = 0; t < n; t++) mask |= labelBit(text, r0(ranges, t), r1(ranges, t));
+        let sorted = true;
+        for (let t = 1; t < n && sorted; t++) sorted = compareRanges(text, r0(ranges, t - 1), r1(ranges, t - 1), r0(ranges, t), r1(ranges, t)) < 0;
+        if (!sorted && !this.distinctLabelNames(n)) return false; // (also when two sorted names are equal)
+        if (pattern === undefined) {
+          setPattern(st, n <= PATTERN_MAX ? this.rangeNames(n) : null);
+        } else if (pattern !== null && n === pattern.length && (order = this.patternOrder(pattern, n)) !== undefined) {
+          // Same label set as the pattern in another order: the pattern's order.
+        } else if (!sorted) {
+          order = this.sortedOrder(n);
+        }
+      }
+      key =
+        order === undefined && (special < 0 || this.normalFloat(special))
+          ? text.slice(start + name.length + 1, close)
+          : this.rangeKey(n, order, special);
+    }
+    if (!addKey(st, key)) {
+      throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(text.slice(start, seriesEnd))}`);
+    }
+    if (++this.series > this.maxSeries) {
+      throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
+    }
+    st.family.samples.push(new TextSample(name, text.slice(vs, ve), timestamp, undefined, text, start, close, end, mask));
+    return true;
+  }
+
+  /** No two of the first n label names (fast-path ranges) are equal; false also when n is large. */
+  private distinctLabelNames(n: number): boolean {
+    if (n > FAST_UNSORTED_MAX) return false;
+    const r = ranges;
+    const text = this.text;
+    for (let a = 1; a < n; a++) {
+      for (let b = 0; b < a; b++) {
+        if (compareRanges(text, r0(r, a), r1(r, a), r0(r, b), r1(r, b)) === 0) return false;
+      }
+    }
+    return true;
+  }
+
+  /** For each name of `names`, the index of the fast-path label of that name; undefined if one is missing. */
+  private patternOrder(names: readonly string[], n: number): number[] | undefined {
+    const r = ranges;
+    const order: number[] = [];
+    for (let k = 0; k < names.length; k++) {
+      let t = 0;
+      while (t < n && !rangeIs(this.text, r0(r, t), r1(r, t), names[k]!)) t++;
+      if (t === n) return undefined;
+      order.push(t);
+    }
+    return order;
+  }
+
+  /** Label indexes 0..n-1 ordered by label name (the names are distinct). */
+  private sortedOrder(n: number): number[] {
+    const text = this.text;
+    const r = ranges;
+    const order: number[] = [];
+    for (let a = 0; a < n; a++) {
+      let b = a - 1;
+      while (b >= 0 && compareRanges(text, r0(r, order[b]!), r1(r, order[b]!), r0(r, a), r1(r, a)) > 0) {
+        order[b + 1] = order[b]!;
+        b--;
+      }
+      order[b + 1] = a;
+    }
+    return order;
+  }
+
+  private rangeNames(n: number): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < n; k++) out.push(this.text.slice(r0(ranges, k), r1(ranges, k)));
+    return out;
+  }
+
+  /** The value of fast-path label k is already in floatKey form. */
+  private normalFloat(k: number): boolean {
+    const r = ranges;
+    const vs = r[4 * k + 2]!;
+    const ve = r[4 * k + 3]!;
+    if (plainNormalDecimal(this.text, vs, ve)) return true;
+    const v = this.text.slice(vs, ve);
+    return floatKey(v) === v;
+  }
+
+  /** The duplicate-series key from fast-path ranges in the given order (undefined: the line's). */
+  private rangeKey(n: number, order: number[] | undefined, special: number): string {
+    const text = this.text;
+    const r = ranges;
+    let key = '';
+    for (let t = 0; t < n; t++) {
+      const k = order === undefined ? t : order[t]!;
+      const o = 4 * k;
+      const v = text.slice(r[o + 2]!, r[o + 3]!);
+      key += (t === 0 ? '' : ',') + text.slice(r[o]!, r[o + 1]!) + '="' + (k === special ? floatKey(v) : v) + '"';
+    }
+    return key;
+  }
+
+  // --- sample lines: the general path ----------------------------------------
 
   private sample(i: number, end: number): void {
     const text = this.text;
@@ -476,7 +893,7 @@ class TextParser {
     if (i === end) this.fail(`missing value for metric ${quote(name)}`);
     const valueEnd = this.tokenEnd(i, end);
     const value = text.slice(i, valueEnd);
-    if (floatSyntax(value) === 0) this.fail(`expected float as value, got ${quote(value)}`);
+    if (floatSyntax(value, 0, value.length) === 0) this.fail(`expected float as value, got ${quote(value)}`);
 
     // Timestamp.
     let timestamp: string | undefined;
@@ -496,29 +913,16 @@ class TextParser {
     }
 
     // Family and role.
-    let f: Family;
-    let role: Role;
-    if (name === prev && this.prevFamily !== undefined) {
-      f = this.prevFamily;
-      role = this.prevRole;
-    } else {
-      f = this.byName.get(name) ?? this.suffixOwner(name) ?? this.newFamily(name);
-      role = roleOf(f, name);
-      this.prevName = name;
-      this.prevFamily = f;
-      this.prevRole = role;
-    }
-
-    const key = this.checkRole(role, name, labels, start, seriesEnd);
-    if (this.seen.size === this.seen.add(key).size) {
+    const st = this.resolve(name);
+    const special = this.checkRole(st.role, name, labels, start, seriesEnd);
+    const key = this.labelsKey(st, name, labels, special, start, seriesEnd);
+    if (!addKey(st, key)) {
       throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(text.slice(start, seriesEnd))}`);
     }
     if (++this.series > this.maxSeries) {
       throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
     }
-    const s: Sample =
-      timestamp === undefined ? { name, labels, value } : { name, labels, value, timestamp };
-    f.samples.push(s);
+    st.family.samples.push(new TextSample(name, value, timestamp, labels));
   }
 
   /** Parses labels after `{`; returns the index just past `}`. */
@@ -595,8 +999,8 @@ class TextParser {
   }
 
   /**
-   * Validates histogram/summary label rules and returns the duplicate-series
-   * key (see below).
+   * Validates histogram/summary label rules; returns the name of the label
+   * whose value is compared as a number (`le`/`quantile`), or ''.
    */
   private checkRole(role: Role, name: string, labels: Label[], start: number, seriesEnd: number): string {
     const n = labels.length;
@@ -604,47 +1008,72 @@ class TextParser {
       if (role === Role.HistBare) this.failBare(start, seriesEnd);
       if (role === Role.HistBucket) this.fail(`missing "le" label on histogram bucket ${quote(name)}`);
       if (role === Role.SummaryQuantile) this.fail(`missing "quantile" label on summary sample ${quote(name)}`);
-      return name;
+      return '';
     }
-    let special = ''; // `le` / `quantile` whose value is compared numerically
-    if (role !== Role.Plain) {
-      if (role === Role.HistBare) this.failBare(start, seriesEnd);
-      const want = role === Role.HistBucket || role === Role.HistSumCount ? 'le' : 'quantile';
-      let found: Label | undefined;
-      for (let k = 0; k < n; k++) if (labels[k]!.name === want) found = labels[k];
-      if (role === Role.HistSumCount || role === Role.SummarySumCount) {
-        if (found !== undefined) this.fail(`label ${quote(want)} is not allowed on ${quote(name)}`);
-      } else {
-        if (found === undefined) {
-          this.fail(`missing ${quote(want)} label on ${role === Role.HistBucket ? 'histogram bucket' : 'summary sample'} ${quote(name)}`);
-        }
-        if (floatSyntax(found.value) === 0) this.fail(`expected float as value of label ${quote(want)}, got ${quote(found.value)}`);
-        special = want;
-      }
+    if (role === Role.Plain) return '';
+    if (role === Role.HistBare) this.failBare(start, seriesEnd);
+    const want = role === Role.HistBucket || role === Role.HistSumCount ? 'le' : 'quantile';
+    let found: Label | undefined;
+    for (let k = 0; k < n; k++) if (labels[k]!.name === want) found = labels[k];
+    if (role === Role.HistSumCount || role === Role.SummarySumCount) {
+      if (found !== undefined) this.fail(`label ${quote(want)} is not allowed on ${quote(name)}`);
+      return '';
     }
-    // The key is the series in canonical text form: labels sorted by name, no
-    // blanks, no trailing comma. When the line already has exactly that form
-    // (same tokens, same length), the key is a slice of the payload and no
-    // string is built.
-    let sorted = labels;
+    if (found === undefined) {
+      this.fail(`missing ${quote(want)} label on ${role === Role.HistBucket ? 'histogram bucket' : 'summary sample'} ${quote(name)}`);
+    }
+    if (floatSyntax(found.value, 0, found.value.length) === 0) this.fail(`expected float as value of label ${quote(want)}, got ${quote(found.value)}`);
+    return want;
+  }
+
+  /**
+   * The duplicate-series key of a general-path sample (see NameState). When
+   * the line's label text already is the key (labels in the key's order, no
+   * blanks, no trailing comma, no value to normalize), it is a slice of the
+   * payload and no string is built. The line's `name{...}` text is
+   * text[start..seriesEnd).
+   */
+  private labelsKey(st: NameState, name: string, labels: Label[], special: string, start: number, seriesEnd: number): string {
+    const n = labels.length;
+    if (n === 0) return '';
+    const pattern = st.pattern;
+    let arranged = labels;
+    if (pattern === undefined) {
+      setPattern(st, n <= PATTERN_MAX ? labels.map((l) => l.name) : null);
+    } else if (pattern === null || n !== pattern.length || !labels.every((l, k) => l.name === pattern[k])) {
+      arranged = (pattern !== null && n === pattern.length && byPattern(labels, pattern)) || sortedByName(labels);
+    }
     let len = name.length + n + 1; // braces and commas
+    for (let k = 0; k < n; k++) len += labels[k]!.name.length + labels[k]!.value.length + 3; // ="..."
+    if (arranged === labels && special === '' && seriesEnd - start === len) return this.text.slice(start + name.length + 1, seriesEnd - 1);
+    let key = '';
     for (let k = 0; k < n; k++) {
-      const l = labels[k]!;
-      len += l.name.length + l.value.length + 3; // ="..."
-      if (k > 0 && sorted === labels && labels[k - 1]!.name > l.name) sorted = sortByName(labels);
-    }
-    if (sorted === labels && special === '' && seriesEnd - start === len) return this.text.slice(start, seriesEnd);
-    let key = name + '{';
-    for (let k = 0; k < n; k++) {
-      const l = sorted[k]!;
+      const l = arranged[k]!;
       key += (k === 0 ? '' : ',') + l.name + '="' + (l.name === special ? floatKey(l.value) : l.value) + '"';
     }
-    return key + '}';
+    return key;
   }
 
   private failBare(start: number, seriesEnd: number): never {
     this.fail(`histogram sample without _bucket/_sum/_count suffix: ${quote(this.text.slice(start, seriesEnd))}`);
   }
+}
+
+/** The labels sorted by name: `labels` itself when already sorted, else a copy. */
+function sortedByName(labels: Label[]): Label[] {
+  for (let k = 1; k < labels.length; k++) if (labels[k - 1]!.name > labels[k]!.name) return sortByName(labels);
+  return labels;
+}
+
+/** The labels in the order of `names` (same length), or undefined when their names are another set. */
+function byPattern(labels: Label[], names: readonly string[]): Label[] | undefined {
+  const out: Label[] = [];
+  for (const want of names) {
+    const l = labels.find((x) => x.name === want);
+    if (l === undefined) return undefined;
+    out.push(l);
+  }
+  return out;
 }
 
 /** A sorted copy; insertion sort for the usual handful of labels. */
@@ -662,6 +1091,41 @@ function sortByName(labels: Label[]): Label[] {
     out[j + 1] = l;
   }
   return out;
+}
+
+/** Start and end of the name of fast-path label k. */
+function r0(r: Int32Array, k: number): number {
+  return r[4 * k]!;
+}
+function r1(r: Int32Array, k: number): number {
+  return r[4 * k + 1]!;
+}
+
+/** When text at `at` is `name` followed by "=", the offset of that "="; else -1. */
+function nameAt(text: string, at: number, name: string): number {
+  const n = name.length;
+  for (let k = 0; k < n; k++) if (text.charCodeAt(at + k) !== name.charCodeAt(k)) return -1;
+  return text.charCodeAt(at + n) === EQ ? at + n : -1;
+}
+
+/** text[start..end) equals s. */
+function rangeIs(text: string, start: number, end: number, s: string): boolean {
+  const n = end - start;
+  if (n !== s.length) return false;
+  for (let k = 0; k < n; k++) if (text.charCodeAt(start + k) !== s.charCodeAt(k)) return false;
+  return true;
+}
+
+/** Compares text[a0..a1) with text[b0..b1) as JS compares strings: <0, 0 or >0. */
+function compareRanges(text: string, a0: number, a1: number, b0: number, b1: number): number {
+  const la = a1 - a0;
+  const lb = b1 - b0;
+  const m = la < lb ? la : lb;
+  for (let k = 0; k < m; k++) {
+    const d = text.charCodeAt(a0 + k) - text.charCodeAt(b0 + k);
+    if (d !== 0) return d;
+  }
+  return la - lb;
 }
 
 function roleOf(f: Family, name: string): Role {

@@ -4,8 +4,17 @@
 // label values and HELP already escaped, values and timestamps as written.
 // Nothing is re-validated or re-escaped here; output is canonical (single
 // spaces, no whitespace inside braces, no trailing comma, no `{}`).
+//
+// A TextSample still linked to its canonical line (model.ts) renders as that
+// line: without extra labels, consecutive such lines of one payload are copied
+// as one slice; with extra labels, the extras are spliced in before the `}`
+// unless a label of the line may be overridden (then the labels are parsed).
+// The result is always a concatenation (never a bare slice of the payload), so
+// flattening it (the store's Buffer.byteLength does) leaves no reference to
+// the payload.
 
-import type { Family, Label, MetricType } from './model.js';
+import { TextSample, labelBit } from './model.js';
+import type { Family, Label, MetricType, Sample } from './model.js';
 
 /** `# HELP name help\n` (only when help is defined) and always `# TYPE name type\n`. */
 export function renderHeader(name: string, type: MetricType, help?: string): string {
@@ -18,33 +27,73 @@ export function renderHeader(name: string, type: MetricType, help?: string): str
  * values) replace a sample label of the same name and are appended after the
  * sample's remaining labels, in the order given.
  */
-export function renderSamples(family: Family, extraLabels: Label[]): string {
-  const samples = family.samples;
-  let out = '';
-  if (extraLabels.length === 0) {
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i]!;
-      const labels = s.labels;
-      let line = s.name;
-      if (labels.length > 0) {
-        line += '{' + labels[0]!.name + '="' + labels[0]!.value + '"';
-        for (let k = 1; k < labels.length; k++) line += ',' + labels[k]!.name + '="' + labels[k]!.value + '"';
-        line += '}';
-      }
-      line += ' ' + s.value;
-      if (s.timestamp !== undefined) line += ' ' + s.timestamp;
-      out += line + '\n';
-    }
-    return out;
-  }
+export function renderSamples(family: Family, extraLabels: readonly Label[]): string {
+  return extraLabels.length === 0 ? renderPlain(family.samples) : renderWithExtra(family.samples, extraLabels);
+}
 
-  // The extra labels are the same on every line: render them once.
-  let extra = '';
-  for (let k = 0; k < extraLabels.length; k++) {
-    extra += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
-  }
+function renderPlain(samples: readonly Sample[]): string {
+  let out = '';
+  // The current run of adjacent canonical lines: runText[runStart..runEnd).
+  let runText: string | undefined;
+  let runStart = 0;
+  let runEnd = 0;
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;
+    const text = TextSample.lineText(s);
+    if (text !== undefined) {
+      const start = TextSample.lineStart(s);
+      if (text === runText && start === runEnd + 1 && text.charCodeAt(runEnd) === 10 /* \n */) {
+        runEnd = TextSample.lineEnd(s);
+        continue;
+      }
+      if (runText !== undefined) out += runText.slice(runStart, runEnd) + '\n';
+      runText = text;
+      runStart = start;
+      runEnd = TextSample.lineEnd(s);
+      continue;
+    }
+    if (runText !== undefined) {
+      out += runText.slice(runStart, runEnd) + '\n';
+      runText = undefined;
+    }
+    const labels = s.labels;
+    let line = s.name;
+    if (labels.length > 0) {
+      line += '{' + labels[0]!.name + '="' + labels[0]!.value + '"';
+      for (let k = 1; k < labels.length; k++) line += ',' + labels[k]!.name + '="' + labels[k]!.value + '"';
+      line += '}';
+    }
+    line += ' ' + s.value;
+    if (s.timestamp !== undefined) line += ' ' + s.timestamp;
+    out += line + '\n';
+  }
+  if (runText !== undefined) out += runText.slice(runStart, runEnd) + '\n';
+  return out;
+}
+
+function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[]): string {
+  // The extra labels are the same on every line: render them once.
+  let extra = '';
+  let extraMask = 0;
+  for (let k = 0; k < extraLabels.length; k++) {
+    const l = extraLabels[k]!;
+    extra += ',' + l.name + '="' + l.value + '"';
+    extraMask |= labelBit(l.name, 0, l.name.length);
+  }
+  const inner = extra.slice(1);
+  let out = '';
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i]!;
+    const text = TextSample.lineText(s);
+    if (text !== undefined && (TextSample.labelMask(s) & extraMask) === 0) {
+      // No label of the line can be one of the extras: splice them in.
+      const start = TextSample.lineStart(s);
+      const close = TextSample.lineClose(s);
+      const end = TextSample.lineEnd(s);
+      if (close >= 0) out += text.slice(start, close) + extra + text.slice(close, end) + '\n';
+      else out += s.name + '{' + inner + '}' + text.slice(start + s.name.length, end) + '\n';
+      continue;
+    }
     const labels = s.labels;
     let own = '';
     for (let k = 0; k < labels.length; k++) {
@@ -59,13 +108,13 @@ export function renderSamples(family: Family, extraLabels: Label[]): string {
   return out;
 }
 
-function hasLabel(labels: Label[], name: string): boolean {
+function hasLabel(labels: readonly Label[], name: string): boolean {
   for (let k = 0; k < labels.length; k++) if (labels[k]!.name === name) return true;
   return false;
 }
 
 /** Header plus samples for each family; families without samples are skipped. */
-export function renderFamilies(families: Family[], extraLabels: Label[] = []): string {
+export function renderFamilies(families: Family[], extraLabels: readonly Label[] = []): string {
   let out = '';
   for (let i = 0; i < families.length; i++) {
     const f = families[i]!;

@@ -1,0 +1,523 @@
+// FROZEN COPY for bench/parse.ts only: src/store/store.ts as of commit db7fe43, before the
+// parse/render speed-up, kept unchanged (imports aside) so the benchmark compares against the real
+// previous implementation in the same run. Not used by the proxy; do not edit or import elsewhere.
+
+// The Store: last write wins per app, families merged across apps on output.
+//
+// Ownership: only `put`, `remove` and `expire` mutate; every source calls
+// `put` with its own app names and never touches another's entry. Readers
+// (HTTP, outputs) use `listApps`, `forEachFamily` and `version`; what they
+// get must be treated as read-only. The Store knows no socket and no format
+// other than the family model.
+
+import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../../src/errors.js';
+import type { Family, Label, MetricType, ParsedPayload } from './model.js';
+import { parseText, escapeLabelValue, isValidMetricName } from './text_parse.js';
+import { renderHeader, renderSamples } from './text_render.js';
+
+/** What every source hands to `put`. Exactly one of `text` or `payload`. */
+export interface Update {
+  app: string;
+  /** Where it came from, shown in /apps (`127.0.0.1:6554`, a socket path, a URL). */
+  source: string;
+  /** Which receiver, for counters (`tcp`, `unix`, `http_push`, `poll`). */
+  receiver: string;
+  text?: string;
+  payload?: ParsedPayload;
+  /** Labels added to every sample, overriding same-named ones (escaped values). */
+  labels?: Label[];
+  /** `replace` (default) swaps the app's whole entry; `merge` replaces only the families named in the payload. */
+  mode?: 'replace' | 'merge';
+  /** Per-update expiry override in ms (0 = never); default is the store's ttl. */
+  ttlMs?: number;
+  /**
+   * Bookkeeping on an existing entry (the Pushgateway API's push_failure_time_seconds):
+   * the entry keeps its source, update time, expiry and last error, and `onAccept` is not called.
+   */
+  bookkeeping?: boolean;
+}
+
+export interface AppInfo {
+  app: string;
+  source: string;
+  receiver: string;
+  /** ms since epoch of the last accepted update; undefined if none was ever accepted. */
+  updatedAt?: number;
+  /** ms since epoch when the entry expires; undefined = never. */
+  expiresAt?: number;
+  series: number;
+  lastError?: { code: string; message: string; at: number };
+}
+
+/** One app's contribution to one family: pre-rendered sample lines. */
+interface Chunk {
+  type: MetricType;
+  declared: boolean;
+  help?: string;
+  text: string;
+  bytes: number;
+  series: number;
+}
+
+interface Entry {
+  app: string;
+  source: string;
+  receiver: string;
+  updatedAt: number;
+  expiresAt?: number;
+  chunks: Map<string, Chunk>;
+  series: number;
+}
+
+/** A stored family chunk as snapshots see it (read-only). */
+export interface StoredChunk {
+  readonly type: MetricType;
+  /** False for samples that had no TYPE line. */
+  readonly declared: boolean;
+  readonly help?: string;
+  /** Pre-rendered sample lines (escaped, with the store's labels), each ending in a newline. */
+  readonly text: string;
+  readonly series: number;
+}
+
+/** One app's entry as snapshots see it (read-only); `chunks` keyed by family name. */
+export interface StoredEntry {
+  readonly app: string;
+  readonly source: string;
+  readonly receiver: string;
+  readonly updatedAt: number;
+  readonly expiresAt?: number;
+  readonly chunks: ReadonlyMap<string, StoredChunk> | Iterable<readonly [string, StoredChunk]>;
+}
+
+const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+/** All apps' chunks of one family, keyed by app. */
+interface FamilySlot {
+  name: string;
+  holders: Map<string, Chunk>;
+  /** How many holders hold it as each type; `loose` = untyped without a TYPE line. */
+  kinds: Map<MetricType | 'loose', number>;
+  header?: string;
+}
+
+export interface StoreOptions {
+  ttlMs: number;
+  appLabel: string;
+  /** 0 = unlimited. */
+  maxSeriesPerApp?: number;
+  /** 0 = unlimited. */
+  maxApps?: number;
+  /** Family-name prefix reserved for the proxy's own metrics. */
+  reservedPrefix?: string;
+  now?: () => number;
+  onReject?: (update: Update, err: ProxyError) => void;
+  onAccept?: (update: Update, series: number) => void;
+}
+
+const MAX_REMEMBERED_ERRORS = 10_000;
+const SUFFIXES: Record<string, readonly string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
+
+export class Store {
+  private readonly entries = new Map<string, Entry>();
+  private readonly families = new Map<string, FamilySlot>();
+  private readonly errors = new Map<string, { code: string; message: string; at: number; source: string; receiver: string }>();
+  private sortedNames: string[] | undefined = [];
+  private totalSeries = 0;
+  private _version = 0;
+  private readonly now: () => number;
+
+  constructor(private opts: StoreOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Incremented on every change to what `/metrics` would show. */
+  get version(): number {
+    return this._version;
+  }
+  get appCount(): number {
+    return this.entries.size;
+  }
+  get seriesCount(): number {
+    return this.totalSeries;
+  }
+
+  /** Apply settings that may change at runtime (reload): ttl, limits. */
+  configure(opts: Partial<Pick<StoreOptions, 'ttlMs' | 'maxSeriesPerApp' | 'maxApps'>>): void {
+    this.opts = { ...this.opts, ...opts };
+  }
+
+  /**
+   * Validate and apply one update atomically. On any problem nothing changes,
+   * the error is remembered as the app's last error, `onReject` is called and
+   * the error is thrown (a ProxyError with a stable code).
+   */
+  put(update: Update): number {
+    try {
+      const series = this.apply(update);
+      if (update.bookkeeping) return series;
+      this.errors.delete(update.app);
+      this.opts.onAccept?.(update, series);
+      return series;
+    } catch (err) {
+      const e = err instanceof ProxyError ? err : new ProxyError(String((err as Error)?.message ?? err));
+      this.rememberError(update, e);
+      this.opts.onReject?.(update, e);
+      throw e;
+    }
+  }
+
+  /** Remove an app's entry; returns whether it existed. */
+  remove(app: string): boolean {
+    const entry = this.entries.get(app);
+    if (!entry) return false;
+    this.detach(entry, entry.chunks.keys());
+    this.entries.delete(app);
+    this.totalSeries -= entry.series;
+    this._version++;
+    return true;
+  }
+
+  /** Drop entries whose expiry passed; returns the apps removed. */
+  expire(now = this.now()): string[] {
+    const gone: string[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.expiresAt !== undefined && entry.expiresAt <= now) gone.push(entry.app);
+    }
+    for (const app of gone) this.remove(app);
+    return gone;
+  }
+
+  listApps(): AppInfo[] {
+    const out: AppInfo[] = [];
+    for (const e of this.entries.values()) out.push(this.infoOf(e));
+    for (const [app, err] of this.errors) {
+      if (!this.entries.has(app)) out.push({ app, source: err.source, receiver: err.receiver, series: 0, lastError: { code: err.code, message: err.message, at: err.at } });
+    }
+    return out;
+  }
+
+  private infoOf(e: Entry): AppInfo {
+    const err = this.errors.get(e.app);
+    return {
+      app: e.app,
+      source: e.source,
+      receiver: e.receiver,
+      updatedAt: e.updatedAt,
+      expiresAt: e.expiresAt,
+      series: e.series,
+      lastError: err && { code: err.code, message: err.message, at: err.at },
+    };
+  }
+
+  /** The app's families as last accepted (for snapshots and the Pushgateway API); undefined if none. */
+  getApp(app: string): { info: AppInfo; families: { name: string; type: MetricType; help?: string; text: string }[] } | undefined {
+    const e = this.entries.get(app);
+    if (!e) return undefined;
+    const info = this.infoOf(e);
+    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: c.text }));
+    return { info, families };
+  }
+
+  /**
+   * Every entry as held now, for snapshots: O(apps) references, no copy.
+   * Entries are never mutated once stored (an update swaps in a new one), so
+   * the caller may serialize them later, off the hot path, and still get one
+   * consistent point in time.
+   */
+  storedEntries(): StoredEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /**
+   * Put back entries from a snapshot without re-parsing their text (it was
+   * validated when first stored; the snapshot's checksum guards the bytes).
+   * Still checked, O(1) per family: names, types, the reserved prefix, type
+   * agreement across apps, the limits, and expiry (entries whose time has
+   * passed are dropped). Invalid entries are skipped with the reason.
+   */
+  restore(records: Iterable<StoredEntry>, now = this.now()): { restored: number; series: number; expired: number; skipped: { app: string; reason: string }[] } {
+    const out = { restored: 0, series: 0, expired: 0, skipped: [] as { app: string; reason: string }[] };
+    for (const r of records) {
+      if (r.expiresAt !== undefined && r.expiresAt <= now) {
+        out.expired++;
+        continue;
+      }
+      try {
+        const entry = this.restoredEntry(r);
+        const old = this.entries.get(entry.app);
+        if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit`);
+        if (old) {
+          this.detach(old, old.chunks.keys());
+          this.totalSeries -= old.series;
+        }
+        this.entries.set(entry.app, entry);
+        this.attach(entry);
+        this.totalSeries += entry.series;
+        out.restored++;
+        out.series += entry.series;
+      } catch (err) {
+        out.skipped.push({ app: String(r.app), reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (out.restored) this._version++;
+    return out;
+  }
+
+  private restoredEntry(r: StoredEntry): Entry {
+    const app = r.app;
+    if (typeof app !== 'string' || app === '' || app.length > 1024) throw new AppNameError('app name must be 1 to 1024 characters');
+    if (typeof r.source !== 'string' || typeof r.receiver !== 'string' || !Number.isFinite(r.updatedAt) || (r.expiresAt !== undefined && !Number.isFinite(r.expiresAt))) {
+      throw new ProxyError(`app ${quote(app)}: malformed entry`);
+    }
+    const chunks = new Map<string, Chunk>();
+    const own = new Map<string, MetricType>();
+    for (const [name, c] of r.chunks) own.set(name, c.type);
+    let series = 0;
+    for (const [name, c] of r.chunks) {
+      if (!isValidMetricName(name) || !TYPES.has(c.type) || typeof c.text !== 'string' || !c.text.endsWith('\n') || !Number.isInteger(c.series) || c.series < 1) {
+        throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
+      }
+      this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true } as Family, own);
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, text: c.text, bytes: Buffer.byteLength(c.text), series: c.series });
+      series += c.series;
+    }
+    const max = this.opts.maxSeriesPerApp;
+    if (max && series > max) throw new LimitError(`app ${quote(app)} holds ${series} series; the limit per app is ${max}`);
+    return { app, source: r.source, receiver: r.receiver, updatedAt: r.updatedAt, expiresAt: r.expiresAt, chunks, series };
+  }
+
+  /**
+   * Visit every family with samples, sorted by name, with its merged header
+   * and each holder's pre-rendered sample lines. Used by the render cache.
+   */
+  forEachFamily(visit: (header: string, chunks: Iterable<{ text: string; bytes: number }>) => void): void {
+    if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
+    for (const name of this.sortedNames) {
+      const slot = this.families.get(name)!;
+      slot.header ??= mergedHeader(slot);
+      visit(slot.header, slot.holders.values());
+    }
+  }
+
+  private apply(update: Update): number {
+    const { app } = update;
+    if (app === '' || app.length > 1024) throw new AppNameError(`app name must be 1 to 1024 characters, got ${app.length}`);
+    const maxSeries = this.opts.maxSeriesPerApp || undefined;
+    const payload = update.payload ?? parseLimited(app, update.text ?? '', maxSeries);
+    if (maxSeries && payload.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${payload.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
+    const old = this.entries.get(app);
+    if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
+
+    const merge = update.mode === 'merge' && old !== undefined;
+    const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
+    if (!merge) next.clear();
+    const labels = this.labelsFor(update);
+    const own = new Map<string, MetricType>();
+    for (const [name, c] of next) own.set(name, c.type);
+    for (const f of payload.families) if (f.samples.length > 0) own.set(f.name, f.type);
+    for (const family of payload.families) {
+      if (family.samples.length === 0) continue;
+      this.checkFamily(app, family, own);
+      if (labels.length) checkOverriddenDuplicates(app, family, labels);
+      const text = renderSamples(family, labels);
+      const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
+      const help = family.help === undefined ? undefined : ownCopy(family.help);
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, text, bytes: Buffer.byteLength(text), series: family.samples.length });
+    }
+    let series = 0;
+    for (const c of next.values()) series += c.series;
+    if (maxSeries && series > maxSeries) throw new LimitError(`app ${quote(app)} would hold ${series} series; the limit per app is ${maxSeries}`);
+
+    // Validated: swap in atomically.
+    const now = this.now();
+    const ttl = update.ttlMs ?? this.opts.ttlMs;
+    if (old) {
+      this.detach(old, old.chunks.keys());
+      this.totalSeries -= old.series;
+    }
+    const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
+    if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
+    this.entries.set(app, entry);
+    this.attach(entry);
+    this.totalSeries += series;
+    this._version++;
+    return series;
+  }
+
+  private labelsFor(update: Update): Label[] {
+    const extra = update.labels ?? [];
+    if (!this.opts.appLabel) return extra;
+    if (extra.some((l) => l.name === this.opts.appLabel)) return extra;
+    return [...extra, { name: this.opts.appLabel, value: escapeLabelValue(update.app) }];
+  }
+
+  /**
+   * O(1) per family: the new family must agree with the types other apps
+   * hold it as, and must not collide with a histogram/summary's sample names.
+   * `own` holds the types this app will hold after the update.
+   */
+  private checkFamily(app: string, family: Family, own: Map<string, MetricType>): void {
+    const reserved = this.opts.reservedPrefix;
+    if (reserved && family.name.startsWith(reserved)) {
+      throw new ReservedNameError(`family ${quote(family.name)} uses the prefix ${quote(reserved)} reserved for the proxy's own metrics`);
+    }
+    const slot = this.families.get(family.name);
+    if (slot) {
+      const conflict = conflictingHolder(slot, app, family);
+      if (conflict) {
+        throw new TypeConflictError(
+          `family ${quote(family.name)} is declared ${describe(family.type, family.typeDeclared)} but app ${quote(conflict.app)} holds it as ${describe(conflict.chunk.type, conflict.chunk.declared)}`,
+        );
+      }
+    }
+    for (const suffix of SUFFIXES[family.type] ?? []) {
+      const other = this.holderOf(app, family.name + suffix, own);
+      if (other) throw new TypeConflictError(`${family.type} ${quote(family.name)} needs the name ${quote(family.name + suffix)} for its samples, but app ${quote(other.app)} holds a family of that name`);
+    }
+    for (const [type, suffixes] of Object.entries(SUFFIXES)) {
+      for (const suffix of suffixes) {
+        if (!family.name.endsWith(suffix)) continue;
+        const base = family.name.slice(0, -suffix.length);
+        const owner = this.holderOf(app, base, own);
+        if (owner?.type === type) throw new TypeConflictError(`family ${quote(family.name)} collides with ${type} ${quote(base)} held by app ${quote(owner.app)}`);
+      }
+    }
+  }
+
+  /** Who holds family `name`: this app after the update, or another app. */
+  private holderOf(app: string, name: string, own: Map<string, MetricType>): { app: string; type: MetricType } | undefined {
+    const type = own.get(name);
+    if (type) return { app, type };
+    const slot = this.families.get(name);
+    if (!slot) return undefined;
+    for (const [holder, chunk] of slot.holders) if (holder !== app) return { app: holder, type: chunk.type };
+    return undefined;
+  }
+
+  private attach(entry: Entry): void {
+    for (const [name, chunk] of entry.chunks) {
+      let slot = this.families.get(name);
+      if (!slot) {
+        slot = { name, holders: new Map(), kinds: new Map() };
+        this.families.set(name, slot);
+        this.sortedNames = undefined;
+      }
+      slot.holders.set(entry.app, chunk);
+      countKind(slot, chunk, 1);
+      slot.header = undefined;
+    }
+  }
+
+  private detach(entry: Entry, names: Iterable<string>): void {
+    for (const name of names) {
+      const slot = this.families.get(name);
+      const chunk = slot?.holders.get(entry.app);
+      if (!slot || !chunk) continue;
+      slot.holders.delete(entry.app);
+      countKind(slot, chunk, -1);
+      slot.header = undefined;
+      if (slot.holders.size === 0) {
+        this.families.delete(name);
+        this.sortedNames = undefined;
+      }
+    }
+  }
+
+  private rememberError(update: Update, e: ProxyError): void {
+    this.errors.delete(update.app);
+    if (this.errors.size >= MAX_REMEMBERED_ERRORS) this.errors.delete(this.errors.keys().next().value!);
+    this.errors.set(update.app, { code: e.code, message: e.message, at: this.now(), source: update.source, receiver: update.receiver });
+  }
+}
+
+/**
+ * Added labels (app_label, grouping labels) replace same-named ones in the
+ * payload, which can make two series of one payload identical (`m{app="a"}`
+ * and `m` with app_label = "app"): /metrics would then hold a duplicate.
+ * Checked only for families where a sample has such a label, O(samples) there.
+ */
+function checkOverriddenDuplicates(app: string, family: Family, extra: Label[]): void {
+  const overridden = (name: string) => extra.some((l) => l.name === name);
+  if (!family.samples.some((s) => s.labels.some((l) => overridden(l.name)))) return;
+  const seen = new Map<string, string>();
+  for (const s of family.samples) {
+    const kept = s.labels.filter((l) => !overridden(l.name)).map((l) => `${l.name}="${l.value}"`);
+    const key = s.name + '{' + kept.sort().join(',') + '}';
+    const shown = s.name + '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}';
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new DuplicateSeriesError(
+        `app ${quote(app)}: series ${quote(other)} and ${quote(shown)} become the same series once ${extra.map((l) => l.name).join(', ')} ${extra.length > 1 ? 'are' : 'is'} set by the proxy`,
+      );
+    }
+    seen.set(key, shown);
+  }
+}
+
+/** Parse with the per-app series limit; the parser stops at the first series over it, and the error names the app and the key. */
+function parseLimited(app: string, text: string, maxSeries: number | undefined): ParsedPayload {
+  try {
+    return parseText(text, { maxSeries });
+  } catch (err) {
+    if (err instanceof LimitError && maxSeries) throw new LimitError(`app ${quote(app)} sent more than ${maxSeries} series; the limit per app is ${maxSeries} (store.max_series_per_app); ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * A copy that shares no memory with the payload. Names and HELP come out of
+ * the parser as slices of the payload text, and V8 keeps a whole parent
+ * string alive for any slice of it: without the copy every stored app would
+ * pin its last payload (~90 bytes per series).
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const SIMPLE: ReadonlySet<string> = new Set(['counter', 'gauge', 'untyped', 'loose']);
+
+function kindOf(type: MetricType, declared: boolean): MetricType | 'loose' {
+  return !declared && type === 'untyped' ? 'loose' : type;
+}
+
+function countKind(slot: FamilySlot, chunk: Chunk, delta: number): void {
+  const k = kindOf(chunk.type, chunk.declared);
+  const n = (slot.kinds.get(k) ?? 0) + delta;
+  if (n > 0) slot.kinds.set(k, n);
+  else slot.kinds.delete(k);
+}
+
+/**
+ * Holders agree when they all declare one type, where samples without a TYPE
+ * line fit under a counter, gauge or untyped family. Checked against the
+ * per-type counts (minus this app's own old chunk), so O(number of types).
+ */
+function conflictingHolder(slot: FamilySlot, app: string, family: Family): { app: string; chunk: Chunk } | undefined {
+  const mine = slot.holders.get(app);
+  const myOld = mine && kindOf(mine.type, mine.declared);
+  const want = kindOf(family.type, family.typeDeclared);
+  for (const [kind, n] of slot.kinds) {
+    if (kind === myOld && n === 1) continue;
+    const ok = kind === want || (SIMPLE.has(kind) && SIMPLE.has(want) && (kind === 'loose' || want === 'loose'));
+    if (ok) continue;
+    for (const [holder, chunk] of slot.holders) {
+      if (holder !== app && kindOf(chunk.type, chunk.declared) === kind) return { app: holder, chunk };
+    }
+  }
+  return undefined;
+}
+
+function describe(type: MetricType, declared: boolean): string {
+  return declared ? type : 'untyped (no TYPE line)';
+}
+
+function mergedHeader(slot: FamilySlot): string {
+  let type: MetricType = 'untyped';
+  let help: string | undefined;
+  for (const c of slot.holders.values()) {
+    if (c.declared) type = c.type;
+    help ??= c.help;
+  }
+  return renderHeader(slot.name, type, help);
+}

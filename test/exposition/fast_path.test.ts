@@ -1,0 +1,214 @@
+// The parser's canonical-line fast path and the lazy TextSample must be
+// invisible: every input gives the same result (model, or error class, code,
+// message and line) with the fast path as with the general path alone, and
+// renders to the same text, with and without extra labels.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { ProxyError } from '../../src/errors.js';
+import { TextSample } from '../../src/exposition/model.js';
+import type { Label, ParsedPayload } from '../../src/exposition/model.js';
+import { parseText } from '../../src/exposition/text_parse.js';
+import { renderFamilies, renderSamples } from '../../src/exposition/text_render.js';
+import { CASES } from './cases.js';
+import { plain } from './plain.js';
+
+type Outcome = { ok: ParsedPayload } | { error: { kind: string; code: string; message: string; line?: number } };
+
+function outcome(text: string, general: boolean, maxSeries?: number): Outcome {
+  try {
+    return { ok: parseText(text, { maxSeries, generalPathOnly: general }) };
+  } catch (e) {
+    if (!(e instanceof ProxyError)) throw e;
+    return { error: { kind: e.constructor.name, code: e.code, message: e.message, line: (e as { line?: number }).line } };
+  }
+}
+
+const EXTRA_SETS: Label[][] = [[], [{ name: 'app', value: 'a\\"1' }], [{ name: 'le', value: 'x' }, { name: 'job', value: 'j' }, { name: 'a', value: '1' }]];
+
+/** Same result both ways; for accepted input also the same rendering. Returns whether it was accepted. */
+function assertSame(text: string, maxSeries?: number): boolean {
+  const fast = outcome(text, false, maxSeries);
+  const general = outcome(text, true, maxSeries);
+  const show = JSON.stringify(text);
+  if ('error' in general) {
+    assert.deepStrictEqual(fast, general, show);
+    return false;
+  }
+  assert.ok('ok' in fast, `${show}: fast path threw ${JSON.stringify(fast)}`);
+  assert.deepStrictEqual(plain(fast.ok), plain(general.ok), show);
+  for (const extra of EXTRA_SETS) {
+    assert.equal(renderFamilies(fast.ok.families, extra), renderFamilies(general.ok.families, extra), `${show} with ${JSON.stringify(extra)}`);
+  }
+  return true;
+}
+
+// A small deterministic PRNG so failures reproduce.
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEED_LINES = [
+  'm 1',
+  'm 1 1700000000000',
+  'm{a="x"} 1',
+  'm{a="x",b="y"} 2 -5',
+  'm{b="y",a="x"} 2',
+  'm{c="x",a="x",b="x"} 3',
+  'm{c="x",a="x"} 3',
+  'm{a="x\\"y\\\\z\\n"} NaN',
+  'm{a="",b="x,y=\\"}"} +Inf',
+  'm_total{code="200",method="get",path="/api/v1/x"} 1027 1395066363000',
+  'h_bucket{le="0.1"} 1',
+  'h_bucket{le="+Inf"} 2',
+  'h_bucket{le="1.0",x="y"} 3',
+  'h_bucket{x="y",le="1"} 3',
+  'h_bucket{ab="1",le="2"} 1',
+  'h_bucket{le="3",lf="1"} 1',
+  'h_sum 1.5',
+  'h_sum{lf="1"} 1.5',
+  'h_count{x="y"} 3',
+  's{quantile="0.5"} 1',
+  's{quantile="5e-1"} 1',
+  's{quantilf="1",quantile="0.9"} 1',
+  's_sum 2',
+  ':colon:name{_l9="v"} .5',
+];
+/** Lines every parse rejects (or that make the payload invalid in context). */
+const BAD_LINES = [
+  'h_sum{le="1"} 1',
+  'h 1',
+  's{quantile="x"} 1',
+  's_count{quantile="1"} 3',
+  'n{__name__="x"} 1',
+  'n{a="1",a="2"} 1',
+  'n{a="1",b="2",a="3"} 1',
+  'n{a="1" ,b="2"} 1',
+  'n{a="1",} 1',
+  'n{} 1',
+  'n  1',
+  'n\t1',
+  'n 1 ',
+  'n 1e400',
+  'n 1 9223372036854775808',
+  'n 1 2 3',
+  'n{a="\\t"} 1',
+  'n{a="unterminated} 1',
+  'n{é="x"} 1',
+  'é 1',
+];
+const HEADERS = ['# TYPE h histogram', '# TYPE s summary', '# HELP m Help \\n text.', '# TYPE m_total counter', '# TYPE m gauge', '# comment'];
+const EDIT_CHARS = [' ', '\t', '{', '}', ',', '=', '"', '\\', 'n', '\r', '#', 'a', 'b', '_', ':', '0', '1', '.', 'e', '+', '-', 'I', 'N', 'é'];
+
+function mutate(line: string, r: () => number): string {
+  const edits = Math.floor(r() * 3);
+  let out = line;
+  for (let k = 0; k < edits; k++) {
+    const at = Math.floor(r() * (out.length + 1));
+    const ch = EDIT_CHARS[Math.floor(r() * EDIT_CHARS.length)]!;
+    const op = r();
+    if (op < 0.4) out = out.slice(0, at) + ch + out.slice(at);
+    else if (op < 0.7) out = out.slice(0, at) + out.slice(at + 1);
+    else out = out.slice(0, at) + ch + out.slice(at + 1);
+  }
+  return out;
+}
+
+describe('fast path == general path', () => {
+  it('for every case of the table', () => {
+    for (const c of CASES) assertSame(c.input, c.opts?.maxSeries);
+  });
+
+  it('for random payloads of canonical lines with random edits (duplicates, order, blanks, CRLF)', () => {
+    const r = prng(20240611);
+    let accepted = 0;
+    let rejected = 0;
+    for (let run = 0; run < 6000; run++) {
+      const lines: string[] = [];
+      const count = 1 + Math.floor(r() * 8);
+      for (let k = 0; k < count; k++) {
+        if (r() < 0.15) lines.push(HEADERS[Math.floor(r() * HEADERS.length)]!);
+        const pool = r() < 0.08 ? BAD_LINES : SEED_LINES;
+        const seed = pool[Math.floor(r() * pool.length)]!;
+        // Vary label values so most lines are distinct series, sometimes keep them (duplicates).
+        const varied = r() < 0.8 ? seed.replace(/="(x|\d)/g, (_m, c: string) => `="${c}${Math.floor(r() * 100)}`) : seed;
+        lines.push(r() < 0.3 ? mutate(varied, r) : varied);
+      }
+      const eol = r() < 0.2 ? '\r\n' : '\n';
+      const text = lines.join(eol) + (r() < 0.8 ? eol : '');
+      if (assertSame(text, r() < 0.1 ? Math.floor(r() * 4) : undefined)) accepted++;
+      else rejected++;
+    }
+    // Both outcomes are well represented.
+    assert.ok(accepted > 1500 && rejected > 1500, `${accepted} accepted, ${rejected} rejected`);
+  });
+
+  it('finds duplicates between fast-path and general-path lines, in any label order', () => {
+    const dupes = [
+      ['m{a="1",b="2"} 1', 'm{ b="2", a="1" } 2'],
+      ['m{b="2",a="1"} 1', 'm{a="1",b="2"} 2'],
+      ['m{b="2",a="1"} 1', 'm{a="1", b="2"} 2'],
+      ['m{b="2",c="3",a="1"} 1', 'm{c="3",a="1",b="2"} 2'],
+      ['m{a="1"} 1', 'm{b="2"} 1', 'm{a="1",} 2'],
+      ['m 1', 'm{} 2'],
+      ['# TYPE h histogram', 'h_bucket{le="1"} 1', 'h_bucket{le="1.0"} 2'],
+      ['# TYPE h histogram', 'h_bucket{x="1",le="+Inf"} 1', 'h_bucket{le="Inf",x="1"} 2'],
+      ['# TYPE s summary', 's{quantile="0.5"} 1', 's{quantile=".5"} 2'],
+      ['m{a="2"} 1', 'm{a="3"} 1', 'm{a="1"} 1', 'm{a="3"} 1'],
+      // A prefix of the first line's label names is another label set.
+      ['m{c="1",a="2",x="3"} 1', 'm{c="1",a="2"} 1', 'm{a="2",c="1"} 2'],
+      ['m{c="1",a="2",x="3"} 1', 'm{c="1",a="2"} 1', 'm{a="2", c="1"} 2'],
+      ['m{c="1",a="2",x="3"} 1', 'm{a="2",x="3",c="1"} 1'],
+      ['m{c="1" ,a="2",x="3"} 1', 'm{a="2",x="3",c="1"} 1'],
+    ];
+    for (const ls of dupes) {
+      const text = ls.join('\n') + '\n';
+      assertSame(text);
+      assert.throws(() => parseText(text), { code: 'E_DUPLICATE_SERIES' }, text);
+    }
+  });
+});
+
+describe('TextSample', () => {
+  const text = 'm{b="x\\"y",a="2"} 1 17\nm 2\nm{c="3"} 3\n';
+
+  it('exposes name, labels, value and timestamp; the payload link is private', () => {
+    const [s1, s2] = parseText(text).families[0]!.samples as TextSample[];
+    assert.ok(s1 instanceof TextSample);
+    assert.deepStrictEqual(Object.keys(s1), ['name', 'value', 'timestamp']);
+    assert.deepStrictEqual(s1.labels, [{ name: 'b', value: 'x\\"y' }, { name: 'a', value: '2' }]);
+    assert.equal(s1.labels, s1.labels, 'parsed once');
+    assert.equal(JSON.stringify(s1), '{"name":"m","value":"1","timestamp":"17"}');
+    assert.deepStrictEqual(s2!.labels, []);
+    assert.equal(s2!.timestamp, undefined);
+  });
+
+  it('renders the new labels once labels are replaced, and copies render like the original', () => {
+    const p = parseText(text);
+    const f = p.families[0]!;
+    assert.equal(renderSamples(f, []), text);
+    f.samples[1]!.labels = [...f.samples[1]!.labels, { name: 'instance', value: '' }];
+    assert.equal(renderSamples(f, []), 'm{b="x\\"y",a="2"} 1 17\nm{instance=""} 2\nm{c="3"} 3\n');
+    const copy = { ...f, samples: f.samples.map((s) => ({ ...s, labels: s.labels })) };
+    assert.equal(renderSamples(copy, []), renderSamples(f, []));
+    assert.equal(renderSamples(copy, [{ name: 'c', value: 'z' }]), renderSamples(f, [{ name: 'c', value: 'z' }]));
+  });
+
+  it('extra labels replace same-named line labels on the fast path too', () => {
+    const f = parseText(text).families[0]!;
+    assert.equal(renderSamples(f, [{ name: 'a', value: 'X' }, { name: 'z', value: 'Z' }]), 'm{b="x\\"y",a="X",z="Z"} 1 17\nm{a="X",z="Z"} 2\nm{c="3",a="X",z="Z"} 3\n');
+  });
+
+  it('renders non-adjacent and CRLF lines one by one', () => {
+    const t = '# TYPE m gauge\r\nm{a="1"} 1\r\n# x\r\nm{a="2"} 2\r\n\r\nm{a="3"} 3';
+    assert.equal(renderSamples(parseText(t).families[0]!, []), 'm{a="1"} 1\nm{a="2"} 2\nm{a="3"} 3\n');
+  });
+});
