@@ -175,18 +175,7 @@ export class ExporterProxy {
       await this.stop();
       throw err;
     }
-    if (config.poller.enabled && config.poller.targets.length) {
-      this.poller = new Poller({
-        targets: config.poller.targets,
-        maxBodyBytes: config.poller.maxBodyBytes,
-        fetcher: this.fetcher,
-        sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
-        logger,
-        registry: this.telemetry.registry,
-        onPoll: this.opts.onPoll,
-      });
-      this.poller.start();
-    }
+    this.applyPollTargets(config);
     this.scheduleExpiry();
     this.persistence?.start();
     this.started = true;
@@ -236,6 +225,26 @@ export class ExporterProxy {
     await this.fetcher.close();
   }
 
+  /**
+   * Start polling the configured targets, or hand a reloaded list to the
+   * running poller (one Poller per process: its metrics are registered once).
+   */
+  private applyPollTargets(config: Config): void {
+    const targets = config.poller.enabled ? config.poller.targets : [];
+    if (this.poller) return this.poller.update(targets, config.poller.maxBodyBytes);
+    if (!targets.length) return;
+    this.poller = new Poller({
+      targets,
+      maxBodyBytes: config.poller.maxBodyBytes,
+      fetcher: this.fetcher,
+      sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
+      logger: this.opts.logger,
+      registry: this.telemetry.registry,
+      onPoll: this.opts.onPoll,
+    });
+    this.poller.start();
+  }
+
   /** Expiry runs always (restored entries and per-source ttls expire too), at most 1 s late. */
   private scheduleExpiry(): void {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
@@ -283,9 +292,8 @@ export class ExporterProxy {
     this.persistence?.configure({ intervalMs: next.store.persistenceIntervalMs });
     if (this.push) this.push.ttlMs = next.httpPush.ttlMs;
     this.scheduleExpiry();
-    // TODO(poller, fan-out): hand `next` to the poller and the fan-out groups
-    // once they expose update(config); until then poll_external, fanout and
-    // dns changes are reported as "needs restart" (see src/reload.ts KEYS).
+    if (this.started) this.applyPollTargets(next);
+    this.fanout.update(next.fanout, this.opts.config.dns.servers);
     this.opts.logger.info('config reloaded', { applied: plan.applied.join(',') || 'nothing', needs_restart: plan.needsRestart.join(',') || undefined });
     if (plan.needsRestart.length) this.opts.logger.warn('config keys changed that need a restart; ignored until then', { keys: plan.needsRestart.join(',') });
     return { ok: true, ...plan };

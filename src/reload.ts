@@ -49,10 +49,10 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['httpPush.maxBodyBytes', 'http_push.max_body_bytes', false],
   // TLS on/off needs a restart; a new certificate/key for a running HTTPS server does not (see planReload).
   ['http.tls', 'http.tls_cert_file/tls_key_file', false],
-  // TODO(poller, fan-out): live once Poller / FanoutGroups expose update(config); see ExporterProxy.reload.
-  ['pollExternal', 'poll_external', false],
-  ['poller', 'poll_external', false],
-  ['fanout', 'fanout', false],
+  ['pollExternal', 'poll_external', true],
+  ['poller', 'poll_external', true],
+  ['fanout', 'fanout', true],
+  // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];
 

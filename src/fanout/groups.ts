@@ -65,10 +65,7 @@ export class FanoutGroups implements FanoutApi {
   private readonly m?: { fetches: Counter<'group' | 'result'>; lastFetch: Gauge<'group'>; conflicts: Counter<'group'> };
 
   constructor(configs: FanoutGroupConfig[], private readonly opts: FanoutOptions) {
-    for (const cfg of configs) {
-      const discoverer = makeDiscoverer(cfg.discovery, cfg.path, { dnsServers: opts.dnsServers ?? [], timeoutMs: cfg.timeoutMs });
-      this.groups.set(cfg.name, { cfg, discoverer, last: new Map() });
-    }
+    this.setGroups(configs);
     const registers = opts.registry ? [opts.registry] : undefined;
     if (registers) {
       this.m = {
@@ -80,6 +77,32 @@ export class FanoutGroups implements FanoutApi {
         for (const result of ['success', 'failure']) this.m.fetches.inc({ group: name, result }, 0);
         this.m.conflicts.inc({ group: name }, 0);
       }
+    }
+  }
+
+  /** Reload: the new groups replace the old; a group whose settings did not change keeps its last fetch state. */
+  update(configs: FanoutGroupConfig[], dnsServers: string[]): void {
+    const sameDns = JSON.stringify(dnsServers) === JSON.stringify(this.opts.dnsServers ?? []);
+    this.opts.dnsServers = dnsServers;
+    const old = new Map(this.groups);
+    this.groups.clear();
+    this.setGroups(configs, sameDns ? old : new Map());
+    for (const name of this.groups.keys()) {
+      if (old.has(name)) continue;
+      for (const result of ['success', 'failure']) this.m?.fetches.inc({ group: name, result }, 0);
+      this.m?.conflicts.inc({ group: name }, 0);
+    }
+  }
+
+  private setGroups(configs: FanoutGroupConfig[], previous = new Map<string, Group>()): void {
+    for (const cfg of configs) {
+      const prev = previous.get(cfg.name);
+      if (prev && JSON.stringify(prev.cfg) === JSON.stringify(cfg)) {
+        this.groups.set(cfg.name, prev);
+        continue;
+      }
+      const discoverer = makeDiscoverer(cfg.discovery, cfg.path, { dnsServers: this.opts.dnsServers ?? [], timeoutMs: cfg.timeoutMs });
+      this.groups.set(cfg.name, { cfg, discoverer, last: new Map() });
     }
   }
 

@@ -63,12 +63,14 @@ interface TargetState {
   planned: number;
   up?: boolean;
   lastReason?: string;
+  /** Removed by a reload: no further polls, and an in-flight one stores nothing. */
+  retired?: boolean;
 }
 
 const PREFIX = 'exporter_proxy_poll_';
 
 export class Poller {
-  private readonly states: TargetState[];
+  private states: TargetState[];
   /** Last success per app (several Rust endpoints on one host:port share an app). */
   private readonly lastSuccess = new Map<string, number>();
   private readonly stopping = new AbortController();
@@ -81,16 +83,10 @@ export class Poller {
     skipped: Counter<'target'>;
   };
 
-  constructor(private readonly opts: PollerOptions) {
+  constructor(private opts: PollerOptions) {
     // Every in-flight fetch listens on the one stop signal.
     setMaxListeners(0, this.stopping.signal);
-    this.states = opts.targets.map((t) => ({
-      t,
-      labels: t.labels.map((l) => ({ name: l.name, value: escapeLabelValue(l.value) })),
-      offsetMs: fnv1a(`${t.url}\u0000${t.app}`) % t.intervalMs,
-      staleMs: Math.round(t.staleAfter * t.intervalMs),
-      planned: 0,
-    }));
+    this.states = opts.targets.map(newState);
     const registers = opts.registry ? [opts.registry] : undefined;
     if (registers) {
       this.m = {
@@ -105,6 +101,38 @@ export class Poller {
 
   get targetCount(): number {
     return this.states.length;
+  }
+
+  /**
+   * Reload: targets whose settings are unchanged keep their schedule and
+   * state; removed or changed ones stop (an in-flight poll finishes but
+   * stores nothing), and the apps no remaining target feeds are removed at
+   * once, as Prometheus drops a target's series when the target goes away.
+   */
+  update(targets: PollTarget[], maxBodyBytes: number): void {
+    this.opts.maxBodyBytes = maxBodyBytes;
+    const keep = new Map(this.states.map((s) => [JSON.stringify(s.t), s]));
+    const next = targets.map((t) => {
+      const key = JSON.stringify(t);
+      const old = keep.get(key);
+      keep.delete(key);
+      return old ?? newState(t);
+    });
+    const apps = new Set(next.map((s) => s.t.app));
+    for (const gone of keep.values()) {
+      gone.retired = true;
+      clearTimeout(gone.timer);
+      if (!apps.has(gone.t.app)) {
+        this.lastSuccess.delete(gone.t.app);
+        this.opts.sink.remove(gone.t.app);
+      }
+    }
+    const added = next.filter((s) => s.planned === 0 && !s.timer && !s.running);
+    this.states = next;
+    if (this.started) {
+      const now = Date.now();
+      for (const s of added) this.schedule(s, nextSlot(now, s.t.intervalMs, s.offsetMs));
+    }
   }
 
   start(): void {
@@ -122,7 +150,7 @@ export class Poller {
   }
 
   private schedule(s: TargetState, at: number): void {
-    if (this.stopping.signal.aborted) return;
+    if (this.stopping.signal.aborted || s.retired) return;
     s.planned = at;
     s.timer = setTimeout(() => {
       s.timer = undefined;
@@ -153,7 +181,7 @@ export class Poller {
         headers: t.headers,
         signal: this.stopping.signal,
       });
-      if (this.stopping.signal.aborted) return;
+      if (this.stopping.signal.aborted || s.retired) return;
       this.opts.sink.put({ app: t.app, source: t.source, receiver: 'poll', text: res.text, labels: s.labels, ttlMs: s.staleMs });
     } catch (err) {
       if (this.stopping.signal.aborted) return;
@@ -193,6 +221,16 @@ export class Poller {
       this.opts.logger.warn('poll target stale, its data was removed', { target: s.t.url, app: s.t.app, since: new Date(last).toISOString() });
     }
   }
+}
+
+function newState(t: PollTarget): TargetState {
+  return {
+    t,
+    labels: t.labels.map((l) => ({ name: l.name, value: escapeLabelValue(l.value) })),
+    offsetMs: fnv1a(`${t.url}\u0000${t.app}`) % t.intervalMs,
+    staleMs: Math.round(t.staleAfter * t.intervalMs),
+    planned: 0,
+  };
 }
 
 /** The first grid time `k * interval + offset` strictly after `now`. */
