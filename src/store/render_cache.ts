@@ -146,9 +146,17 @@ export class RenderCache {
  * a final deflate run of the tail, and a trailer whose CRC continues over the tail.
  */
 export function gzipWithTail(cached: CompressedBody, tail: Buffer): Buffer[] {
+  // Between changes the tail (the proxy's own metrics) is often byte-identical
+  // from one scrape to the next; then the whole answer is reused as it is.
+  const memo = tailMemos.get(cached);
+  if (memo && memo.tail.equals(tail)) return memo.parts;
   const tailDeflated = zlib.deflateRawSync(tail, { level: 1 });
   const trailer = Buffer.allocUnsafe(8);
   trailer.writeUInt32LE(zlib.crc32(tail, cached.crc) >>> 0, 0);
   trailer.writeUInt32LE((cached.length + tail.length) >>> 0, 4);
-  return [GZIP_HEADER, cached.deflated, tailDeflated, trailer];
+  const parts = [GZIP_HEADER, cached.deflated, tailDeflated, trailer];
+  tailMemos.set(cached, { tail, parts });
+  return parts;
 }
+
+const tailMemos = new WeakMap<CompressedBody, { tail: Buffer; parts: Buffer[] }>();

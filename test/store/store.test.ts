@@ -183,6 +183,9 @@ test('gzip: cached body plus a per-scrape tail is one valid gzip member', async 
   const tail = Buffer.from('# TYPE own gauge\nown 1\n');
   const gz = Buffer.concat(gzipWithTail(compressed, tail));
   assert.equal(gunzipSync(gz).toString(), cache.current().body.toString() + tail.toString());
+  assert.equal(gzipWithTail(compressed, Buffer.from(tail)), gzipWithTail(compressed, Buffer.from(tail)), 'same tail: same answer reused');
+  const other = Buffer.concat(gzipWithTail(compressed, Buffer.from('# TYPE own gauge\nown 2\n')));
+  assert.match(gunzipSync(other).toString(), /own 2\n$/);
   const empty = await new RenderCache(newStore().store).compressedCurrent();
   assert.equal(gunzipSync(Buffer.concat(gzipWithTail(empty, tail))).toString(), tail.toString());
 });
