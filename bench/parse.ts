@@ -168,6 +168,8 @@ function rowsFor(texts: string[]): Row[] {
   const parsedOld = texts.map((t) => oldParseText(t));
   const store = new Store({ ttlMs: 0, appLabel: '' });
   const oldStore = new OldStore({ ttlMs: 0, appLabel: '' });
+  const storeApp = new Store({ ttlMs: 0, appLabel: 'instance' });
+  const oldStoreApp = new OldStore({ ttlMs: 0, appLabel: 'instance' });
   let app = 0;
   return [
     {
@@ -208,6 +210,19 @@ function rowsFor(texts: string[]): Row[] {
         new: () => {
           app = (app + 1) % 100;
           for (const t of texts) sink += store.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
+        },
+      },
+    },
+    {
+      what: 'Store.put, app_label set',
+      variants: {
+        old: () => {
+          app = (app + 1) % 100;
+          for (const t of texts) sink += oldStoreApp.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
+        },
+        new: () => {
+          app = (app + 1) % 100;
+          for (const t of texts) sink += storeApp.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
         },
       },
     },

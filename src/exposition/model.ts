@@ -115,6 +115,22 @@ export class TextSample implements Sample {
   static labelMask(s: Sample): number {
     return (s as TextSample).#mask;
   }
+
+  /**
+   * False when `s` surely has no label whose name is in `mask` (see
+   * labelNamesMask): a TextSample whose labels were not replaced, tested
+   * without parsing them. True means "maybe": look at `s.labels`.
+   */
+  static mayHaveLabelIn(s: Sample, mask: number): boolean {
+    return !(s instanceof TextSample) || s.#text === undefined || (s.#mask & mask) !== 0;
+  }
+}
+
+/** The label mask of these label names, for TextSample.mayHaveLabelIn. */
+export function labelNamesMask(names: Iterable<{ readonly name: string }>): number {
+  let mask = 0;
+  for (const { name } of names) mask |= labelBit(name, 0, name.length);
+  return mask;
 }
 
 /** One of 32 bits for a label name (text[start..end)), for TextSample's label mask. */

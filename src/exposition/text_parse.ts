@@ -365,11 +365,7 @@ interface NameState {
   /** The family the name belongs to and its role there (fixed once a sample has the name). */
   family: Family;
   role: Role;
-  /**
-   * The keys so far while each was greater than the one before (many
-   * exporters write series sorted): then a new key only has to be compared
-   * with the last one. The first key out of order moves them all into `seen`.
-   */
+  // The keys seen, in one of two forms (see addKey).
   ordered: string[];
   seen: Set<string> | undefined;
   /** undefined: no sample with labels yet; null: that sample had more than PATTERN_MAX labels. */
@@ -389,7 +385,14 @@ function setPattern(st: NameState, names: string[] | null): void {
   if (names !== null) for (const name of names) st.patternMask |= labelBit(name, 0, name.length);
 }
 
-/** Records the key; false when it was already there (a duplicate series). */
+/**
+ * Records the key; false when it was already there (a duplicate series).
+ * While each key is greater than the one before (exporters that sort their
+ * series), the keys are kept in `ordered` and a new key is compared with the
+ * last one only; the first key out of order moves them all into `seen`.
+ * (A Set costs a hash of the whole key per series, V8 hashing ~2 ns a char;
+ * hashing only the label values in JS did not pay.)
+ */
 function addKey(st: NameState, key: string): boolean {
   let seen = st.seen;
   if (seen === undefined) {

@@ -9,11 +9,12 @@
 // line: without extra labels, consecutive such lines of one payload are copied
 // as one slice; with extra labels, the extras are spliced in before the `}`
 // unless a label of the line may be overridden (then the labels are parsed).
-// The result is always a concatenation (never a bare slice of the payload), so
-// flattening it (the store's Buffer.byteLength does) leaves no reference to
-// the payload.
+// The result is never a bare slice of the payload: without extra labels it is
+// a fresh flat string, with them a concatenation, which flattening (the
+// store's Buffer.byteLength does) turns into one; either way nothing keeps
+// the payload alive.
 
-import { TextSample, labelBit } from './model.js';
+import { TextSample, labelNamesMask } from './model.js';
 import type { Family, Label, MetricType, Sample } from './model.js';
 
 /** `# HELP name help\n` (only when help is defined) and always `# TYPE name type\n`. */
@@ -32,7 +33,9 @@ export function renderSamples(family: Family, extraLabels: readonly Label[]): st
 }
 
 function renderPlain(samples: readonly Sample[]): string {
-  let out = '';
+  // Joined once: the result is a fresh flat string (measured faster here
+  // than a rope of slices, which Buffer.byteLength then has to flatten).
+  const out: string[] = [];
   // The current run of adjacent canonical lines: runText[runStart..runEnd).
   let runText: string | undefined;
   let runStart = 0;
@@ -46,14 +49,14 @@ function renderPlain(samples: readonly Sample[]): string {
         runEnd = TextSample.lineEnd(s);
         continue;
       }
-      if (runText !== undefined) out += runText.slice(runStart, runEnd) + '\n';
+      if (runText !== undefined) out.push(runText.slice(runStart, runEnd), '\n');
       runText = text;
       runStart = start;
       runEnd = TextSample.lineEnd(s);
       continue;
     }
     if (runText !== undefined) {
-      out += runText.slice(runStart, runEnd) + '\n';
+      out.push(runText.slice(runStart, runEnd), '\n');
       runText = undefined;
     }
     const labels = s.labels;
@@ -65,21 +68,18 @@ function renderPlain(samples: readonly Sample[]): string {
     }
     line += ' ' + s.value;
     if (s.timestamp !== undefined) line += ' ' + s.timestamp;
-    out += line + '\n';
+    out.push(line, '\n');
   }
-  if (runText !== undefined) out += runText.slice(runStart, runEnd) + '\n';
-  return out;
+  if (runText !== undefined) out.push(runText.slice(runStart, runEnd), '\n');
+  return out.join('');
 }
 
+/** (Appending to a rope measured faster here than joining an array.) */
 function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[]): string {
   // The extra labels are the same on every line: render them once.
   let extra = '';
-  let extraMask = 0;
-  for (let k = 0; k < extraLabels.length; k++) {
-    const l = extraLabels[k]!;
-    extra += ',' + l.name + '="' + l.value + '"';
-    extraMask |= labelBit(l.name, 0, l.name.length);
-  }
+  for (let k = 0; k < extraLabels.length; k++) extra += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
+  const extraMask = labelNamesMask(extraLabels);
   const inner = extra.slice(1);
   let out = '';
   for (let i = 0; i < samples.length; i++) {

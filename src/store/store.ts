@@ -8,6 +8,7 @@
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
+import { TextSample, labelNamesMask } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 
@@ -437,7 +438,8 @@ export class Store {
  */
 function checkOverriddenDuplicates(app: string, family: Family, extra: Label[]): void {
   const overridden = (name: string) => extra.some((l) => l.name === name);
-  if (!family.samples.some((s) => s.labels.some((l) => overridden(l.name)))) return;
+  const mask = labelNamesMask(extra); // most samples are ruled out without parsing their labels
+  if (!family.samples.some((s) => TextSample.mayHaveLabelIn(s, mask) && s.labels.some((l) => overridden(l.name)))) return;
   const seen = new Map<string, string>();
   for (const s of family.samples) {
     const kept = s.labels.filter((l) => !overridden(l.name)).map((l) => `${l.name}="${l.value}"`);

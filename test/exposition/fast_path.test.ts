@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ProxyError } from '../../src/errors.js';
-import { TextSample } from '../../src/exposition/model.js';
+import { TextSample, labelNamesMask } from '../../src/exposition/model.js';
 import type { Label, ParsedPayload } from '../../src/exposition/model.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { renderFamilies, renderSamples } from '../../src/exposition/text_render.js';
@@ -205,6 +205,17 @@ describe('TextSample', () => {
   it('extra labels replace same-named line labels on the fast path too', () => {
     const f = parseText(text).families[0]!;
     assert.equal(renderSamples(f, [{ name: 'a', value: 'X' }, { name: 'z', value: 'Z' }]), 'm{b="x\\"y",a="X",z="Z"} 1 17\nm{a="X",z="Z"} 2\nm{c="3",a="X",z="Z"} 3\n');
+  });
+
+  it('mayHaveLabelIn rules labels out without parsing them, and says "maybe" otherwise', () => {
+    const [s1, s2, s3] = parseText(text).families[0]!.samples;
+    const mask = labelNamesMask([{ name: 'c' }]);
+    assert.equal(TextSample.mayHaveLabelIn(s1!, mask), (labelNamesMask([{ name: 'a' }, { name: 'b' }]) & mask) !== 0);
+    assert.equal(TextSample.mayHaveLabelIn(s2!, mask), false);
+    assert.equal(TextSample.mayHaveLabelIn(s3!, mask), true);
+    s2!.labels = [{ name: 'x', value: '1' }];
+    assert.equal(TextSample.mayHaveLabelIn(s2!, mask), true, 'replaced labels are not described by the mask');
+    assert.equal(TextSample.mayHaveLabelIn({ name: 'm', labels: [], value: '1' }, mask), true);
   });
 
   it('renders non-adjacent and CRLF lines one by one', () => {
