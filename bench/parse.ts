@@ -18,7 +18,7 @@
 // median over rounds. Render timings include flattening the result
 // (Buffer.byteLength), as Store.put does.
 //
-// Usage: node dist/bench/parse.js [rounds=15] [ms per measurement=60]
+// Usage: node dist/bench/parse.js [rounds=15] [ms per measurement=60] [input name filter]
 
 import { parseText } from '../src/exposition/text_parse.js';
 import { renderSamples } from '../src/exposition/text_render.js';
@@ -32,6 +32,7 @@ import { CASES, isErrorExpect } from '../test/exposition/cases.js';
 
 const rounds = Number(process.argv[2] ?? 15);
 const msPer = Number(process.argv[3] ?? 60);
+const only = process.argv[4];
 
 // --- inputs ------------------------------------------------------------------
 
@@ -233,6 +234,7 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 console.log(`bench/parse: µs per series, median of ${rounds} alternating rounds (${msPer} ms each), node ${process.version}`);
 for (const input of inputs) {
+  if (only !== undefined && !input.name.includes(only)) continue;
   const series = seriesOf(input.texts);
   const rows = rowsFor(input.texts);
   const samples = rows.map((r) => Object.fromEntries(Object.keys(r.variants).map((k) => [k, [] as number[]])));

@@ -58,7 +58,9 @@ export interface ParsedPayload {
  * copies them); `labels` is an accessor on the prototype. Assigning `labels`
  * drops the link to the line, so the renderer then builds the line from the
  * labels. The payload text is held in a private field, invisible to spread,
- * JSON.stringify and assert's key comparison.
+ * JSON.stringify (toJSON gives the Sample fields) and assert's key
+ * comparison; assert.deepStrictEqual still sees the class, so tests compare
+ * plain copies (test/exposition/plain.ts).
  */
 export class TextSample implements Sample {
   readonly name: string;
@@ -94,6 +96,12 @@ export class TextSample implements Sample {
   set labels(labels: readonly Label[]) {
     this.#labels = labels;
     this.#text = undefined;
+  }
+
+  /** JSON.stringify gives the Sample fields, as for a plain object. */
+  toJSON(): Sample {
+    const { name, labels, value, timestamp } = this;
+    return timestamp === undefined ? { name, labels, value } : { name, labels, value, timestamp };
   }
 
   /** The payload holding the sample's canonical line, or undefined (not a TextSample, not canonical, or labels replaced). */

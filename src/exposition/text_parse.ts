@@ -2,8 +2,10 @@
 //
 // This is the ingest hot path, so it is a hand-written char-code scanner over
 // the payload string: one indexOf('\n') per line, no regular expressions, no
-// split(), and substrings only for the tokens the model keeps (names, label
-// names/values, value, timestamp). Everything is O(length of payload).
+// split(). Lines in canonical form (almost all, from client libraries) take a
+// fast path that allocates a TextSample, the value and a duplicate key (a
+// slice) and nothing per label; others get substrings and Label objects for
+// every token. Everything is O(length of payload).
 //
 // Semantics follow prometheus/common expfmt's TextParser (what `promtool check
 // metrics` uses) and Prometheus' own scrape parser. Where they differ, or where
@@ -310,7 +312,8 @@ export function isValidTimestamp(s: string): boolean {
 // Each sample line is first tried by canonicalSample(), a fast path for the
 // canonical form client libraries emit (`name{a="x",b="y"} value[ ts]`). It
 // only accepts lines in that form that are valid, never throws a syntax
-// error, and returns false (before any side effect but the family lookup)
+// error, and returns false (before any side effect but looking up or creating
+// the family and state of the sample name, which the general path would too)
 // for anything else, which sample(), the general path, then parses: so every
 // error, with its message and line, comes from the same code as before.
 // Canonical lines become TextSamples that keep their offsets instead of Label
@@ -425,14 +428,35 @@ class TextParser {
   private prevState: NameState | undefined;
   // Previous sample's timestamp: an equal one (the usual case) reuses it.
   private prevTimestamp = '';
+  /**
+   * Sample lines to leave to the general path before trying the fast path
+   * again: a payload that is not canonical seldom has canonical lines, and a
+   * failed attempt costs about a tenth of a general parse. Doubled (up to 64)
+   * on each miss in a row, reset by a hit. Which path takes a line changes
+   * nothing but the time.
+   */
+  private fastSkip: number;
+  private fastBackoff = 0;
   /** Offset of the first backslash at or after some earlier offset (text.length: none). */
   private backslashAt = -1;
 
   constructor(
     private readonly text: string,
     private readonly maxSeries: number,
-    private readonly fast: boolean,
-  ) {}
+    fast: boolean,
+  ) {
+    this.fastSkip = fast ? 0 : Infinity;
+  }
+
+  private generalSample(i: number, end: number): void {
+    if (this.fastSkip > 0) {
+      this.fastSkip--;
+    } else {
+      this.fastBackoff = this.fastBackoff === 0 ? 1 : Math.min(this.fastBackoff * 2, 64);
+      this.fastSkip = this.fastBackoff;
+    }
+    this.sample(i, end);
+  }
 
   run(): ParsedPayload {
     try {
@@ -456,7 +480,7 @@ class TextParser {
       while (i < end && isBlank(text.charCodeAt(i))) i++;
       if (i < end) {
         if (text.charCodeAt(i) === HASH) this.comment(i + 1, end);
-        else if (!this.fast || !this.canonicalSample(i, end)) this.sample(i, end);
+        else if (this.fastSkip > 0 || !this.canonicalSample(i, end)) this.generalSample(i, end);
       }
       pos = nl + 1;
     }
@@ -787,6 +811,7 @@ class TextParser {
       throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
     }
     st.family.samples.push(new TextSample(name, text.slice(vs, ve), timestamp, undefined, text, start, close, end, mask));
+    this.fastBackoff = 0;
     return true;
   }
 

@@ -45,7 +45,8 @@ function renderPlain(samples: readonly Sample[]): string {
     const text = TextSample.lineText(s);
     if (text !== undefined) {
       const start = TextSample.lineStart(s);
-      if (text === runText && start === runEnd + 1 && text.charCodeAt(runEnd) === 10 /* \n */) {
+      // The next line of the same payload (ints first: === on two distinct equal payloads compares them).
+      if (start === runEnd + 1 && text === runText && text.charCodeAt(runEnd) === 10 /* \n */) {
         runEnd = TextSample.lineEnd(s);
         continue;
       }
