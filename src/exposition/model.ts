@@ -76,12 +76,16 @@ export class TextSample implements Sample {
   /** labelBit() of every label name, OR-ed (a superset test for "has a label named x"). */
   #mask: number;
 
-  /** A sample whose labels are already materialized (non-canonical lines, other sources). */
+  /**
+   * With `labels`: a sample whose labels are already materialized (a
+   * non-canonical line). With `text` instead: the canonical line
+   * text[start..end) (the parser validated it), labels parsed on demand.
+   */
   constructor(name: string, value: string, timestamp: string | undefined, labels: readonly Label[] | undefined, text?: string, start = 0, close = -1, end = 0, mask = 0) {
     this.name = name;
     this.value = value;
     this.timestamp = timestamp;
-    this.#labels = labels;
+    this.#labels = labels ?? (text === undefined ? [] : undefined);
     this.#text = text;
     this.#start = start;
     this.#close = close;
