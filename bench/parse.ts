@@ -6,11 +6,14 @@
 //   * the previous implementation: bench/baseline/ holds frozen copies of
 //     text_parse.ts, text_render.ts, model.ts and store.ts from before the
 //     speed-up, so "old" is the real old code, not a remembered figure.
+//     (Store.put "new" is the current src/store/store.ts, so it also shows
+//     any store change made since.)
 // Inputs: every accepted input of test/exposition/cases.ts (the parser's
 // contract table) and generated 100-series payloads: canonical lines with
 // sorted labels, canonical lines with unsorted labels (what bench/lib.ts's
-// appText sends), a histogram/summary mix, and non-canonical text (extra
-// blanks, unsorted labels, trailing commas, CRLF).
+// appText sends), canonical lines in random series order, a histogram/summary
+// mix, and non-canonical text (extra blanks, unsorted labels, trailing
+// commas, CRLF).
 //
 // The machine is shared, so times are this process's CPU time
 // (process.cpuUsage: user + system, GC threads included) rather than wall
