@@ -3,11 +3,12 @@
 // two baselines measured in the same run:
 //   * JSON.parse of the same text wrapped in a JSON object (`{"app":"..."}`),
 //     the floor any string-in, objects-out step pays;
-//   * the previous implementation: bench/baseline/ holds frozen copies of
-//     text_parse.ts, text_render.ts, model.ts and store.ts from before the
-//     speed-up, so "old" is the real old code, not a remembered figure.
-//     (Store.put "new" is the current src/store/store.ts, so it also shows
-//     any store change made since.)
+//   * optionally an older build of this project ("old"): BASELINE_DIST names
+//     the dist/ folder of another checkout, so "old" is real old code, not a
+//     remembered figure, and no copy of it lives in the tree, e.g.
+//       git worktree add ../old 90b480c && (cd ../old && npm ci && npm run build)
+//       BASELINE_DIST=$PWD/../old/dist node dist/bench/parse.js
+//     (90b480c is the last commit before the parser's canonical fast path.)
 // Inputs: every accepted input of test/exposition/cases.ts (the parser's
 // contract table) and generated 100-series payloads: canonical lines with
 // sorted labels, canonical lines with unsorted labels (what bench/lib.ts's
@@ -27,10 +28,20 @@ import { parseText } from '../src/exposition/text_parse.js';
 import { renderSamples } from '../src/exposition/text_render.js';
 import type { Label, ParsedPayload } from '../src/exposition/model.js';
 import { Store } from '../src/store/store.js';
-import { parseText as oldParseText } from './baseline/text_parse.js';
-import { renderSamples as oldRenderSamples } from './baseline/text_render.js';
-import type { ParsedPayload as OldParsedPayload } from './baseline/model.js';
-import { Store as OldStore } from './baseline/store.js';
+
+interface Impl {
+  parseText: typeof parseText;
+  renderSamples: typeof renderSamples;
+  Store: typeof Store;
+}
+const baselineDist = process.env.BASELINE_DIST;
+const old: Impl | undefined = baselineDist
+  ? {
+      parseText: (await import(`${baselineDist}/src/exposition/text_parse.js`)).parseText,
+      renderSamples: (await import(`${baselineDist}/src/exposition/text_render.js`)).renderSamples,
+      Store: (await import(`${baselineDist}/src/store/store.js`)).Store,
+    }
+  : undefined;
 import { CASES, isErrorExpect } from '../test/exposition/cases.js';
 
 const rounds = Number(process.argv[2] ?? 15);
@@ -154,7 +165,7 @@ function seriesOf(texts: string[]): number {
   return n;
 }
 
-function renderAll(payloads: (ParsedPayload | OldParsedPayload)[], render: typeof renderSamples, extra: Label[]): void {
+function renderAll(payloads: ParsedPayload[], render: typeof renderSamples, extra: Label[]): void {
   for (const p of payloads) {
     for (const f of p.families) {
       if (f.samples.length === 0) continue;
@@ -169,21 +180,15 @@ function rowsFor(texts: string[]): Row[] {
   const json = texts.map((t) => JSON.stringify({ app1: t }));
   // Render inputs are parsed once, each by its own parser.
   const parsedNew = texts.map((t) => parseText(t));
-  const parsedOld = texts.map((t) => oldParseText(t));
   const store = new Store({ ttlMs: 0, appLabel: '' });
-  const oldStore = new OldStore({ ttlMs: 0, appLabel: '' });
   const storeApp = new Store({ ttlMs: 0, appLabel: 'instance' });
-  const oldStoreApp = new OldStore({ ttlMs: 0, appLabel: 'instance' });
   let app = 0;
-  return [
+  const rows: Row[] = [
     {
       what: 'parseText',
       variants: {
         'JSON.parse': () => {
           for (const j of json) sink += (JSON.parse(j) as { app1: string }).app1.length;
-        },
-        old: () => {
-          for (const t of texts) sink += oldParseText(t).series;
         },
         new: () => {
           for (const t of texts) sink += parseText(t).series;
@@ -193,24 +198,18 @@ function rowsFor(texts: string[]): Row[] {
     {
       what: 'renderSamples',
       variants: {
-        old: () => renderAll(parsedOld, oldRenderSamples as never, []),
         new: () => renderAll(parsedNew, renderSamples, []),
       },
     },
     {
       what: 'renderSamples +2 labels',
       variants: {
-        old: () => renderAll(parsedOld, oldRenderSamples as never, EXTRA),
         new: () => renderAll(parsedNew, renderSamples, EXTRA),
       },
     },
     {
       what: 'Store.put (text)',
       variants: {
-        old: () => {
-          app = (app + 1) % 100;
-          for (const t of texts) sink += oldStore.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
-        },
         new: () => {
           app = (app + 1) % 100;
           for (const t of texts) sink += store.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
@@ -220,10 +219,6 @@ function rowsFor(texts: string[]): Row[] {
     {
       what: 'Store.put, app_label set',
       variants: {
-        old: () => {
-          app = (app + 1) % 100;
-          for (const t of texts) sink += oldStoreApp.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
-        },
         new: () => {
           app = (app + 1) % 100;
           for (const t of texts) sink += storeApp.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
@@ -231,6 +226,29 @@ function rowsFor(texts: string[]): Row[] {
       },
     },
   ];
+  if (old) addBaseline(rows, old, texts, () => (app = (app + 1) % 100));
+  return rows;
+}
+
+/** The same steps with the older build; each row gets an `old` variant. */
+function addBaseline(rows: Row[], impl: Impl, texts: string[], nextApp: () => number): void {
+  const parsed = texts.map((t) => impl.parseText(t));
+  const store = new impl.Store({ ttlMs: 0, appLabel: '' });
+  const storeApp = new impl.Store({ ttlMs: 0, appLabel: 'instance' });
+  const put = (st: Store) => () => {
+    const app = nextApp();
+    for (const t of texts) sink += st.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
+  };
+  const variants: Record<string, () => void> = {
+    parseText: () => {
+      for (const t of texts) sink += impl.parseText(t).series;
+    },
+    renderSamples: () => renderAll(parsed, impl.renderSamples, []),
+    'renderSamples +2 labels': () => renderAll(parsed, impl.renderSamples, EXTRA),
+    'Store.put (text)': put(store),
+    'Store.put, app_label set': put(storeApp),
+  };
+  for (const r of rows) if (variants[r.what]) r.variants.old = variants[r.what]!;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -253,7 +271,7 @@ for (const input of inputs) {
   rows.forEach((r, i) => {
     const m = (k: string) => (samples[i]![k] ? median(samples[i]![k]!) : NaN);
     const [j, o, n] = [m('JSON.parse'), m('old'), m('new')];
-    console.log(`  ${r.what.padEnd(26)}${fmt(j).padStart(11)}${fmt(o).padStart(9)}${fmt(n).padStart(9)}${(o / n).toFixed(2).padStart(8)}x`);
+    console.log(`  ${r.what.padEnd(26)}${fmt(j).padStart(11)}${fmt(o).padStart(9)}${fmt(n).padStart(9)}${(Number.isFinite(o / n) ? (o / n).toFixed(2) + "x" : "-").padStart(9)}`);
   });
 }
 if (sink === 0.5) console.log(sink);
