@@ -261,9 +261,14 @@ export interface ScrapeStats {
   latencies: number[];
 }
 
-function scrapeStats(latencies: number[], seconds: number, bytes: number): ScrapeStats {
+/** Sorts `latencies` in place and returns the p-quantile picker over them (NaN when empty). */
+export function quantiles(latencies: number[]): (p: number) => number {
   latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+}
+
+function scrapeStats(latencies: number[], seconds: number, bytes: number): ScrapeStats {
+  const q = quantiles(latencies);
   return { scrapes: latencies.length, perSecond: latencies.length / seconds, p50ms: q(0.5), p99ms: q(0.99), bytes: bytes / Math.max(1, latencies.length), seconds, latencies };
 }
 

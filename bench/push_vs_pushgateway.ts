@@ -14,7 +14,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { appText, progress, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
+import { appText, progress, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
 
 export interface PushOptions {
   groups: number;
@@ -34,8 +34,7 @@ export interface PhaseResult {
 }
 
 function phaseResult(latencies: number[], failed: number, seconds: number): PhaseResult {
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
+  const pct = quantiles(latencies);
   return { pushes: latencies.length, failed, seconds, p50: pct(0.5), p99: pct(0.99), latencies };
 }
 
