@@ -15,7 +15,7 @@ import { renderHeader } from '../exposition/text_render.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
 import type { Store } from '../store/store.js';
 import { labelsFromApp } from './grouping.js';
-import { PUSH_FAILURE_TIME, PUSH_TIME, RECEIVER, gaugeValue, type PushService } from './service.js';
+import { PUSH_FAILURE_TIME, PUSH_TIME, RECEIVER, lastValue, type PushService } from './service.js';
 
 type JsonMetric = Record<string, unknown> & { labels: Record<string, string> };
 
@@ -84,8 +84,8 @@ export function metricsJson(store: Store, push: PushService): Record<string, unk
     const held = store.getApp(info.app);
     if (!held) continue;
     const group: Record<string, unknown> = { labels: labelsFromApp(info.app) ?? {} };
-    const pushed = goFloat(gaugeValue(held.families, PUSH_TIME) ?? '0');
-    const failed = goFloat(gaugeValue(held.families, PUSH_FAILURE_TIME) ?? '0');
+    const pushed = goFloat(lastValue(store.familyText(info.app, PUSH_TIME)) ?? '0');
+    const failed = goFloat(lastValue(store.familyText(info.app, PUSH_FAILURE_TIME)) ?? '0');
     group.last_push_successful = !(failed > pushed);
     for (const f of held.families) {
       const at = push.familyTime(info.app, f.name) ?? info.updatedAt!;

@@ -57,7 +57,7 @@ export class PushService {
    */
   push(key: GroupingKey, payload: ParsedPayload, replace: boolean, source: string): void {
     const now = this.now();
-    const existing = this.store.getApp(key.app);
+    const existed = this.store.has(key.app);
     let families: Family[];
     try {
       families = prepareFamilies(payload, key);
@@ -65,7 +65,7 @@ export class PushService {
       if (err instanceof ProxyError && !(err instanceof GroupingKeyError)) this.recordFailure(key, source);
       throw err;
     }
-    const failure = (existing && gaugeValue(existing.families, PUSH_FAILURE_TIME)) ?? '0';
+    const failure = lastValue(this.store.familyText(key.app, PUSH_FAILURE_TIME)) ?? '0';
     families.push(timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000), key), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure, key));
     let series = 0;
     for (const f of families) series += f.samples.length;
@@ -78,7 +78,7 @@ export class PushService {
       }
       throw err;
     }
-    let times = replace || !existing ? undefined : this.familyTimes.get(key.app);
+    let times = replace || !existed ? undefined : this.familyTimes.get(key.app);
     if (!times) {
       times = new Map();
       this.familyTimes.set(key.app, times);
@@ -92,8 +92,7 @@ export class PushService {
    * about the group changes. No-op for a group that does not exist.
    */
   recordFailure(key: GroupingKey, source: string): void {
-    const existing = this.store.getApp(key.app);
-    if (!existing) return;
+    if (!this.store.has(key.app)) return;
     const now = this.now();
     try {
       const family = timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, formatGoFloat(now / 1000), key);
@@ -142,10 +141,10 @@ export class PushService {
 }
 
 /** The value token of a one-sample gauge chunk (`name{...} value\n`). */
-export function gaugeValue(families: { name: string; text: string }[], name: string): string | undefined {
-  const f = families.find((x) => x.name === name);
-  if (!f) return undefined;
-  const line = f.text.trimEnd();
+/** The value of the last sample line of a one-sample family's stored text (the push time gauges). */
+export function lastValue(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const line = text.trimEnd();
   return line.slice(line.lastIndexOf(' ') + 1);
 }
 

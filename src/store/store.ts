@@ -218,6 +218,16 @@ export class Store {
     return { info, families };
   }
 
+  /** Whether the app has an accepted entry. */
+  has(app: string): boolean {
+    return this.entries.has(app);
+  }
+
+  /** One family's stored sample lines for an app (read-only), without materializing the rest of the entry. */
+  familyText(app: string, family: string): string | undefined {
+    return this.entries.get(app)?.chunks.get(family)?.text;
+  }
+
   /**
    * Every entry as held now, for snapshots: O(apps) references, no copy.
    * Entries are never mutated once stored (an update swaps in a new one), so
