@@ -12,7 +12,7 @@ import { RenderCache } from './store/render_cache.js';
 import { Telemetry, OWN_PREFIX } from './telemetry.js';
 import { buildHttpServer } from './http/server.js';
 import { createReceiver } from './receivers/sockets.js';
-import { listenTcp, listenUnix } from './receivers/listen.js';
+import { listenError, listenTcp, listenUnix } from './receivers/listen.js';
 import type { StreamServer } from './receivers/stream.js';
 import type { Logger } from './log.js';
 import type { FastifyInstance } from 'fastify';
@@ -165,7 +165,6 @@ export class ExporterProxy {
     try {
       await this.http.listen({ host: config.exporter.listen.host, port: config.exporter.listen.port });
     } catch (err) {
-      const { listenError } = await import('./receivers/listen.js');
       throw listenError(`http ${config.exporter.listen.host}:${config.exporter.listen.port}`, err as NodeJS.ErrnoException);
     }
     addresses.http.port = (this.http.server.address() as { port: number }).port;

@@ -31,12 +31,10 @@
 import { isUtf8 } from 'node:buffer';
 import { DuplicateSeriesError, LimitError, ProtobufError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload, Sample } from './model.js';
-import { escapeHelp, escapeLabelValue, isValidLabelName, isValidMetricName } from './text_parse.js';
+import { escapeHelp, escapeLabelValue, isValidLabelName, isValidMetricName, type ParseOptions } from './text_parse.js';
 
-export interface ProtobufParseOptions {
-  /** Largest number of samples accepted in one body; LimitError beyond it. */
-  maxSeries?: number;
-}
+/** The same limit as the text parser: `maxSeries` samples per body, LimitError beyond it. */
+export type ProtobufParseOptions = Pick<ParseOptions, 'maxSeries'>;
 
 // Wire types.
 const VARINT = 0;
