@@ -320,7 +320,6 @@ export class Store {
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
-    if (!merge) next.clear();
     const labels = this.labelsFor(update);
     const own = new Map<string, MetricType>();
     for (const [name, c] of next) own.set(name, c.type);
