@@ -1,6 +1,6 @@
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fc from 'fast-check';
 
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../../src/exposition/model.js';
@@ -8,6 +8,7 @@ import { escapeHelp, escapeLabelValue, parseText } from '../../src/exposition/te
 import { renderFamilies, renderHeader, renderSamples } from '../../src/exposition/text_render.js';
 import { CASES, REFERENCE_1, fam, isErrorExpect, s } from './cases.js';
 import { plain, plainSample } from './plain.js';
+import { requireCommand } from '../e2e/e2e_helpers.js';
 
 /**
  * What a parse of rendered text yields: families without samples are not
@@ -312,8 +313,6 @@ describe('property: random payloads', () => {
 // The rendered output must parse with promtool (exit 1 is a parse error; 3 is
 // only lint advice such as "no help text" or a counter without _total).
 
-const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-const havePromtool = promtool.status === 0;
 
 function promtoolCheck(text: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -337,7 +336,9 @@ function prefixed(families: Family[], prefix: string): Family[] {
   return families.map((f) => ({ ...f, name: prefix + f.name, samples: f.samples.map((x) => ({ ...plainSample(x), name: prefix + x.name })) }));
 }
 
-describe('promtool check metrics accepts rendered output', { skip: havePromtool ? false : 'promtool not installed' }, () => {
+describe('promtool check metrics accepts rendered output', () => {
+  // A missing promtool fails these tests with the package to install; it is never a skip.
+  before(() => requireCommand('promtool', 'prometheus'));
   it('for every accepted table case, with and without extra labels', async () => {
     const all: Family[] = [];
     for (const [i, c] of CASES.entries()) {

@@ -2,14 +2,13 @@
 // node:https servers on port 0 whose behaviour the test sets (and changes)
 // per request, a closed port, and a throw-away self-signed certificate.
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import { selfSignedCert as certFiles } from '../durability_helpers.js';
 
 export type Behaviour = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -119,12 +118,10 @@ export async function startHttpsTarget(behaviour: Behaviour, cert: { key: string
   return listen(server, 'https', t);
 }
 
-/** A self-signed certificate for CN=localhost, made with openssl in `dir`. */
+/** A self-signed certificate (test/durability_helpers.ts makes it), as PEM text for https.createServer. */
 export function selfSignedCert(dir: string): { key: string; cert: string } {
-  const k = path.join(dir, 'k');
-  const c = path.join(dir, 'c');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', k, '-out', c], { stdio: 'ignore' });
-  return { key: fs.readFileSync(k, 'utf8'), cert: fs.readFileSync(c, 'utf8') };
+  const files = certFiles(dir);
+  return { key: fs.readFileSync(files.key, 'utf8'), cert: fs.readFileSync(files.cert, 'utf8') };
 }
 
 /** A port nothing listens on (bound, then closed). */
