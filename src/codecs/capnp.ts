@@ -132,7 +132,7 @@ function readText(root: InboundMetrics, index: 0 | 1): string {
  * Decode one complete framed (unpacked) message. `bytes` holds exactly the
  * segment table and the segments, already checked for consistency.
  */
-export function decodeFramedMessage(bytes: Uint8Array, headerBytes: number): InboundMessage {
+function decodeFramedMessage(bytes: Uint8Array, headerBytes: number): InboundMessage {
   const seg0Words = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
   if (seg0Words === 0) throw new CapnpFramingError('message has no root pointer (segment 0 is empty)');
   let zero = true;

@@ -111,8 +111,8 @@ export class JsonStreamDecoder implements StreamDecoder {
   }
 }
 
-/** Turn one JSON object's text into messages; also used for one-shot bodies. */
-export function messagesFromJson(text: string): InboundMessage[] {
+/** Turn one JSON object's text into messages. */
+function messagesFromJson(text: string): InboundMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
