@@ -6,6 +6,7 @@
 // every byte is scanned once however the stream is cut; only the bytes of
 // the object in progress are buffered, bounded by maxMessageBytes.
 
+import { isAscii } from 'node:buffer';
 import { JsonFramingError, TooLargeError, AppNameError, ProxyError, quote } from '../errors.js';
 import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
 
@@ -55,32 +56,44 @@ export class JsonStreamDecoder implements StreamDecoder {
   }
 
   private scan(chunk: Buffer, out: InboundMessage[]): void {
-    let start = this.depth > 0 ? 0 : -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
-      if (this.depth === 0) {
-        if (isSpace(b)) continue;
-        if (b !== OPEN) throw new JsonFramingError(`expected "{" at byte ${this.offset + i}, got ${quote(String.fromCharCode(b))}`);
-        start = i;
-        this.depth = 1;
-        continue;
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) this.inString = false;
-      } else if (b === QUOTE) this.inString = true;
-      else if (b === OPEN || b === 0x5b) this.depth++;
-      else if (b === CLOSE || b === 0x5d) {
-        if (--this.depth === 0) {
-          this.take(chunk.subarray(start, i + 1));
-          out.push(...this.decodeObject());
-          start = -1;
+    // The state lives in locals while the loop runs (written back at every
+    // exit): per-byte field reads and writes cost twice the scan itself.
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    let start = depth > 0 ? 0 : -1;
+    const n = chunk.length;
+    try {
+      for (let i = 0; i < n; i++) {
+        const b = chunk[i]!;
+        if (depth === 0) {
+          if (isSpace(b)) continue;
+          if (b !== OPEN) throw new JsonFramingError(`expected "{" at byte ${this.offset + i}, got ${quote(String.fromCharCode(b))}`);
+          start = i;
+          depth = 1;
+          continue;
+        }
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (b === BACKSLASH) escaped = true;
+          else if (b === QUOTE) inString = false;
+        } else if (b === QUOTE) inString = true;
+        else if (b === OPEN || b === 0x5b) depth++;
+        else if (b === CLOSE || b === 0x5d) {
+          if (--depth === 0) {
+            this.take(chunk.subarray(start, i + 1));
+            out.push(...this.decodeObject());
+            start = -1;
+          }
         }
       }
+      if (start >= 0) this.take(chunk.subarray(start));
+      this.offset += n;
+    } finally {
+      this.depth = depth;
+      this.inString = inString;
+      this.escaped = escaped;
     }
-    if (start >= 0) this.take(chunk.subarray(start));
-    this.offset += chunk.length;
   }
 
   end(): InboundMessage[] {
@@ -101,11 +114,15 @@ export class JsonStreamDecoder implements StreamDecoder {
     const bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes);
     this.parts = [];
     this.partBytes = 0;
+    // ASCII (the usual object) becomes a one-byte string in one native pass.
     let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      throw new JsonFramingError('JSON object is not valid UTF-8');
+    if (isAscii(bytes)) text = bytes.toString('latin1');
+    else {
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        throw new JsonFramingError('JSON object is not valid UTF-8');
+      }
     }
     return messagesFromJson(text);
   }
