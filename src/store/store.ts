@@ -23,6 +23,8 @@ export interface Update {
   payload?: ParsedPayload;
   /** Labels added to every sample, overriding same-named ones (escaped values). */
   labels?: Label[];
+  /** Labels added to every sample that has no label of that name (escaped values), before `labels`. */
+  defaultLabels?: Label[];
   /** `replace` (default) swaps the app's whole entry; `merge` replaces only the families named in the payload. */
   mode?: 'replace' | 'merge';
   /** Per-update expiry override in ms (0 = never); default is the store's ttl. */
@@ -256,13 +258,7 @@ export class Store {
         const entry = this.restoredEntry(r);
         const old = this.entries.get(entry.app);
         if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit`);
-        if (old) {
-          this.detach(old, old.chunks.keys());
-          this.totalSeries -= old.series;
-        }
-        this.entries.set(entry.app, entry);
-        this.attach(entry);
-        this.totalSeries += entry.series;
+        this.replaceEntry(old, entry);
         out.restored++;
         out.series += entry.series;
       } catch (err) {
@@ -326,11 +322,15 @@ export class Store {
     for (const f of payload.families) if (f.samples.length > 0) own.set(f.name, f.type);
     for (const family of payload.families) {
       if (family.samples.length === 0) continue;
-      this.checkFamily(app, family, own);
+      // A family the app already holds as the same kind was checked when it
+      // was stored, and no app could have added a conflict since (it would
+      // have been checked against this one): only new or changed kinds are.
+      const held = old?.chunks.get(family.name);
+      if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, own);
       if (labels.length) checkOverriddenDuplicates(app, family, labels);
-      const text = renderSamples(family, labels);
+      const text = renderSamples(family, labels, update.defaultLabels);
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
-      const help = family.help === undefined ? undefined : ownCopy(family.help);
+      const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : ownCopy(family.help);
       next.set(name, { type: family.type, declared: family.typeDeclared, help, ...textBytes(text), series: family.samples.length });
     }
     let series = 0;
@@ -340,15 +340,9 @@ export class Store {
     // Validated: swap in atomically.
     const now = this.now();
     const ttl = update.ttlMs ?? this.opts.ttlMs;
-    if (old) {
-      this.detach(old, old.chunks.keys());
-      this.totalSeries -= old.series;
-    }
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
     if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
-    this.entries.set(app, entry);
-    this.attach(entry);
-    this.totalSeries += series;
+    this.replaceEntry(old, entry);
     this._version++;
     return series;
   }
@@ -403,7 +397,17 @@ export class Store {
     return undefined;
   }
 
-  private attach(entry: Entry): void {
+  /**
+   * Swap `entry` in for `old` (same app, or none): families the app keeps are
+   * replaced in place (the app keeps its position among the holders, and the
+   * merged header stands unless the type or HELP changed); families it no
+   * longer has are detached.
+   */
+  private replaceEntry(old: Entry | undefined, entry: Entry): void {
+    if (old) {
+      for (const name of old.chunks.keys()) if (!entry.chunks.has(name)) this.detach(old, [name]);
+      this.totalSeries -= old.series;
+    }
     for (const [name, chunk] of entry.chunks) {
       let slot = this.families.get(name);
       if (!slot) {
@@ -411,10 +415,18 @@ export class Store {
         this.families.set(name, slot);
         this.sortedNames = undefined;
       }
+      const prev = slot.holders.get(entry.app);
       slot.holders.set(entry.app, chunk);
-      countKind(slot, chunk, 1);
-      slot.header = undefined;
+      if (prev === chunk) continue;
+      const sameKind = prev !== undefined && prev.type === chunk.type && prev.declared === chunk.declared;
+      if (!sameKind) {
+        if (prev) countKind(slot, prev, -1);
+        countKind(slot, chunk, 1);
+      }
+      if (!sameKind || prev.help !== chunk.help) slot.header = undefined;
     }
+    this.entries.set(entry.app, entry);
+    this.totalSeries += entry.series;
   }
 
   private detach(entry: Entry, names: Iterable<string>): void {

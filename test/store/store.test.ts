@@ -108,6 +108,30 @@ test('an app may change the type of a family only it holds', () => {
   assert.match(s.text(), /# TYPE m gauge/);
 });
 
+test('a repeated push keeps the app in place among holders; a changed HELP or type shows at once', () => {
+  const s = newStore();
+  s.put('a', '# HELP m first\n# TYPE m counter\nm{a="1"} 1\n');
+  s.put('b', '# TYPE m counter\nm{b="1"} 1\n');
+  s.put('a', '# HELP m first\n# TYPE m counter\nm{a="1"} 2\n');
+  assert.equal(s.text(), '# HELP m first\n# TYPE m counter\nm{a="1"} 2\nm{b="1"} 1\n');
+  s.put('a', '# HELP m second\n# TYPE m counter\nm{a="1"} 3\n');
+  assert.equal(s.text(), '# HELP m second\n# TYPE m counter\nm{a="1"} 3\nm{b="1"} 1\n');
+  assert.equal(codeOf(() => s.put('b', '# TYPE m gauge\nm{b="1"} 1\n')), 'E_TYPE_CONFLICT', 'b cannot change the type while a holds m as a counter');
+  s.put('a', 'm{a="1"} 4\n');
+  assert.equal(s.text(), '# TYPE m counter\nm{a="1"} 4\nm{b="1"} 1\n', 'untyped samples fit under the counter b declares');
+  s.put('b', '# TYPE m gauge\nm{b="1"} 2\n');
+  assert.equal(s.text(), '# TYPE m gauge\nm{a="1"} 4\nm{b="1"} 2\n', 'and under a gauge once b changes its type');
+});
+
+test('a family kept at the same type is not checked again, but a new name next to it is', () => {
+  const s = newStore();
+  s.put('a', '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n');
+  s.put('a', '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 2\nh_count 2\n');
+  assert.equal(codeOf(() => s.put('a', 'h_sum 3\n', { mode: 'merge' })), 'E_TYPE_CONFLICT');
+  assert.equal(codeOf(() => s.put('b', 'h_count 3\n')), 'E_TYPE_CONFLICT');
+  assert.equal(s.store.seriesCount, 3);
+});
+
 test('app_label keeps identical series from two apps apart, escaped, and overrides a sent label', () => {
   const s = newStore({ appLabel: 'app' });
   s.put('one', 'm{app="spoof"} 1\n');
