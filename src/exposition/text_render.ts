@@ -26,10 +26,13 @@ export function renderHeader(name: string, type: MetricType, help?: string): str
 /**
  * The sample lines of one family, each ending in "\n". `extraLabels` (escaped
  * values) replace a sample label of the same name and are appended after the
- * sample's remaining labels, in the order given.
+ * sample's remaining labels, in the order given. `defaultLabels` are added,
+ * before the extras, to samples that have no label of that name (a default
+ * that is also an extra label is the extra).
  */
-export function renderSamples(family: Family, extraLabels: readonly Label[]): string {
-  return extraLabels.length === 0 ? renderPlain(family.samples) : renderWithExtra(family.samples, extraLabels);
+export function renderSamples(family: Family, extraLabels: readonly Label[], defaultLabels: readonly Label[] = []): string {
+  if (defaultLabels.length > 0) return renderWithExtra(family.samples, extraLabels, defaultLabels.filter((d) => !hasLabel(extraLabels, d.name)));
+  return extraLabels.length === 0 ? renderPlain(family.samples) : renderWithExtra(family.samples, extraLabels, defaultLabels);
 }
 
 function renderPlain(samples: readonly Sample[]): string {
@@ -76,18 +79,20 @@ function renderPlain(samples: readonly Sample[]): string {
 }
 
 /** (Appending to a rope measured faster here than joining an array.) */
-function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[]): string {
-  // The extra labels are the same on every line: render them once.
+function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[], defaults: readonly Label[]): string {
+  // The added labels are the same on every line where the line has none of
+  // their names: render them once.
   let extra = '';
+  for (let k = 0; k < defaults.length; k++) extra += ',' + defaults[k]!.name + '="' + defaults[k]!.value + '"';
   for (let k = 0; k < extraLabels.length; k++) extra += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
-  const extraMask = labelNamesMask(extraLabels);
+  const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
   const inner = extra.slice(1);
   let out = '';
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;
     const text = TextSample.lineText(s);
-    if (text !== undefined && (TextSample.labelMask(s) & extraMask) === 0) {
-      // No label of the line can be one of the extras: splice them in.
+    if (text !== undefined && (TextSample.labelMask(s) & addedMask) === 0) {
+      // No label of the line can be one of the added names: splice them in.
       const start = TextSample.lineStart(s);
       const close = TextSample.lineClose(s);
       const end = TextSample.lineEnd(s);
@@ -101,8 +106,13 @@ function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label
       const l = labels[k]!;
       if (!hasLabel(extraLabels, l.name)) own += ',' + l.name + '="' + l.value + '"';
     }
-    // Both parts start with ","; drop the first one.
-    let line = s.name + '{' + (own + extra).slice(1) + '} ' + s.value;
+    for (let k = 0; k < defaults.length; k++) {
+      const d = defaults[k]!;
+      if (!hasLabel(labels, d.name)) own += ',' + d.name + '="' + d.value + '"';
+    }
+    for (let k = 0; k < extraLabels.length; k++) own += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
+    // Every part starts with ","; drop the first one (no braces when nothing is left).
+    let line = own === '' ? s.name + ' ' + s.value : s.name + '{' + own.slice(1) + '} ' + s.value;
     if (s.timestamp !== undefined) line += ' ' + s.timestamp;
     out += line + '\n';
   }

@@ -16,6 +16,7 @@
 
 import { DuplicateSeriesError, GroupingKeyError, ProxyError, quote } from '../errors.js';
 import type { Family, Label, ParsedPayload, Sample } from '../exposition/model.js';
+import { TextSample, labelNamesMask } from '../exposition/model.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
 import type { Store } from '../store/store.js';
 import type { GroupingKey } from './grouping.js';
@@ -26,7 +27,7 @@ export const PUSH_TIME_HELP = 'Last Unix time when changing this group in the Pu
 export const PUSH_FAILURE_TIME_HELP = 'Last Unix time when changing this group in the Pushgateway failed.';
 export const RECEIVER = 'http_push';
 
-const EMPTY_INSTANCE: Label = { name: 'instance', value: '' };
+const EMPTY_INSTANCE: Label[] = [{ name: 'instance', value: '' }];
 
 export interface PushServiceOptions {
   store: Store;
@@ -66,11 +67,11 @@ export class PushService {
       throw err;
     }
     const failure = lastValue(this.store.familyText(key.app, PUSH_FAILURE_TIME)) ?? '0';
-    families.push(timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000), key), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure, key));
+    families.push(timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000)), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure));
     let series = 0;
     for (const f of families) series += f.samples.length;
     try {
-      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families, series }, labels: key.storeLabels, mode: replace ? 'replace' : 'merge', ttlMs: this.ttlMs });
+      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families, series }, ...storeLabels(key), mode: replace ? 'replace' : 'merge', ttlMs: this.ttlMs });
     } catch (err) {
       if (err instanceof ProxyError) {
         this.storeRejections.add(err);
@@ -95,8 +96,8 @@ export class PushService {
     if (!this.store.has(key.app)) return;
     const now = this.now();
     try {
-      const family = timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, formatGoFloat(now / 1000), key);
-      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families: [family], series: 1 }, labels: key.storeLabels, mode: 'merge', bookkeeping: true });
+      const family = timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, formatGoFloat(now / 1000));
+      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families: [family], series: 1 }, ...storeLabels(key), mode: 'merge', bookkeeping: true });
       this.familyTimes.get(key.app)?.set(PUSH_FAILURE_TIME, now);
     } catch {
       // The failure time itself could not be stored (say, another app holds
@@ -148,32 +149,30 @@ export function lastValue(text: string | undefined): string | undefined {
   return line.slice(line.lastIndexOf(' ') + 1);
 }
 
-function timeFamily(name: string, help: string, value: string, key: GroupingKey): Family {
-  return { name, type: 'gauge', typeDeclared: true, help, samples: [{ name, labels: key.hasInstance ? [] : [EMPTY_INSTANCE], value }] };
+/** The grouping labels replace same-named sample labels; `instance=""` goes where neither the key nor the sample has an instance. */
+function storeLabels(key: GroupingKey): { labels: Label[]; defaultLabels: Label[] } {
+  return { labels: key.storeLabels, defaultLabels: key.hasInstance ? [] : EMPTY_INSTANCE };
+}
+
+function timeFamily(name: string, help: string, value: string): Family {
+  return { name, type: 'gauge', typeDeclared: true, help, samples: [{ name, labels: [], value }] };
 }
 
 /**
  * The families to store for a push: without push_time_seconds /
- * push_failure_time_seconds, with `instance=""` added where the Pushgateway
- * adds it, and checked that the grouping labels (which replace same-named
- * sample labels) do not make two series equal. O(samples).
+ * push_failure_time_seconds, checked that the grouping labels (which replace
+ * same-named sample labels) do not make two series equal. O(samples); a
+ * sample's labels are only read when it may have a grouping label's name.
  */
 export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Family[] {
   const grouping = new Set(key.labels.map(([n]) => n));
+  const groupingMask = labelNamesMask(key.storeLabels);
   const out: Family[] = [];
   for (const f of payload.families) {
     if (f.name === PUSH_TIME || f.name === PUSH_FAILURE_TIME) continue;
     if (f.type === 'histogram' && grouping.has('le')) throw new GroupingKeyError(`grouping label "le" cannot be applied to histogram ${quote(f.name)}`);
     if (f.type === 'summary' && grouping.has('quantile')) throw new GroupingKeyError(`grouping label "quantile" cannot be applied to summary ${quote(f.name)}`);
-    let overridden = false;
-    for (const s of f.samples) {
-      let hasInstance = false;
-      for (const l of s.labels) {
-        if (grouping.has(l.name)) overridden = true;
-        if (l.name === 'instance') hasInstance = true;
-      }
-      if (!hasInstance && !key.hasInstance) s.labels = [...s.labels, EMPTY_INSTANCE];
-    }
+    const overridden = f.samples.some((s) => TextSample.mayHaveLabelIn(s, groupingMask) && s.labels.some((l) => grouping.has(l.name)));
     if (overridden) checkCollapsed(f, grouping, key);
     out.push(f);
   }

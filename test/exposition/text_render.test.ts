@@ -65,6 +65,23 @@ describe('renderSamples', () => {
     assert.equal(renderSamples(g, [{ name: 'a', value: '2' }]), 'g{a="2"} 1\n');
   });
 
+  it('adds default labels only to samples without that label, before the extra labels', () => {
+    const g = fam('g', 'gauge', [s('g', {}, '1'), s('g', { instance: 'i', a: '1' }, '2'), s('g', { a: '1' }, '3')]);
+    const instance: Label[] = [{ name: 'instance', value: '' }];
+    assert.equal(renderSamples(g, [], instance), 'g{instance=""} 1\ng{instance="i",a="1"} 2\ng{a="1",instance=""} 3\n');
+    assert.equal(renderSamples(g, [{ name: 'job', value: 'j' }], instance), 'g{instance="",job="j"} 1\ng{instance="i",a="1",job="j"} 2\ng{a="1",instance="",job="j"} 3\n');
+    assert.equal(renderSamples(g, [{ name: 'instance', value: 'x' }], instance), 'g{instance="x"} 1\ng{a="1",instance="x"} 2\ng{a="1",instance="x"} 3\n', 'an extra label of the same name wins');
+  });
+
+  it('renders default labels the same from parsed canonical lines as from plain samples', () => {
+    const text = 'g 1\ng{instance="i",a="1"} 2\ng{a="1"} 3 17\n';
+    const parsed = parseText(text).families[0]!;
+    const plain = { ...parsed, samples: parsed.samples.map((x) => ({ ...x, labels: x.labels })) };
+    for (const extra of [[], [{ name: 'job', value: 'j' }], [{ name: 'a', value: 'A' }]] as Label[][]) {
+      assert.equal(renderSamples(parsed, extra, [{ name: 'instance', value: '' }]), renderSamples(plain, extra, [{ name: 'instance', value: '' }]));
+    }
+  });
+
   it('writes nothing for a family without samples', () => {
     assert.equal(renderSamples(fam('e', 'gauge', []), [{ name: 'a', value: 'b' }]), '');
   });
