@@ -108,7 +108,8 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
     const fams: AppLine[5] = [];
     const texts: Buffer[] = [];
     for (const [name, c] of e.chunks) {
-      const text = Buffer.from(c.text);
+      // Stored bytes are never written again (an update stores a new buffer), so a view stays valid across the time slices.
+      const text = Buffer.from(c.data.buffer, c.data.byteOffset + c.start, c.bytes);
       texts.push(text);
       fams.push([name, c.type, c.declared ? 1 : 0, c.help ?? null, c.series, text.length]);
       series += c.series;
@@ -189,7 +190,7 @@ export function parseSnapshot(buf: Buffer): { meta: SnapshotMeta; entries: Store
       const chunks = new Map<string, StoredChunk>();
       for (const f of a[5]) {
         if (!Array.isArray(f) || f.length !== 6 || !Number.isInteger(f[5]) || f[5] < 0 || pos + f[5] > body.length) throw new SnapshotError(`app ${i + 1}: malformed family`);
-        chunks.set(f[0], { type: f[1], declared: f[2] === 1, help: f[3] ?? undefined, series: f[4], text: body.toString('utf8', pos, pos + f[5]) });
+        chunks.set(f[0], { type: f[1], declared: f[2] === 1, help: f[3] ?? undefined, series: f[4], data: body, start: pos, bytes: f[5] });
         pos += f[5];
       }
       entries.push({ app: a[0], source: a[1], receiver: a[2], updatedAt: a[3], expiresAt: a[4] ?? undefined, chunks });

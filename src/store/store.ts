@@ -48,15 +48,28 @@ export interface AppInfo {
   lastError?: { code: string; message: string; at: number };
 }
 
+/**
+ * Bytes of rendered text: `data[start, start + bytes)`. A stored entry keeps
+ * all its families' sample lines in one off-heap buffer (UTF-8), shared by
+ * its chunks and never written after the entry is stored: the V8 heap holds
+ * only small objects per family, so a push promotes (copies) little into
+ * the old generation, and render and snapshots copy bytes without encoding.
+ */
+export interface RenderPart {
+  readonly data: Uint8Array;
+  readonly start: number;
+  readonly bytes: number;
+}
+
 /** One app's contribution to one family: pre-rendered sample lines. */
-interface Chunk {
+interface Chunk extends RenderPart {
   type: MetricType;
   declared: boolean;
   help?: string;
-  text: string;
+  /** Set once by packChunks, before the chunk is stored. */
+  data: Uint8Array;
+  start: number;
   bytes: number;
-  /** True when every character is ASCII (bytes === text.length): rendered with a plain copy. */
-  ascii: boolean;
   series: number;
 }
 
@@ -70,14 +83,16 @@ interface Entry {
   series: number;
 }
 
-/** A stored family chunk as snapshots see it (read-only). */
-export interface StoredChunk {
+/**
+ * A stored family chunk as snapshots see it (read-only): its bytes are the
+ * pre-rendered sample lines (escaped, with the store's labels, UTF-8), each
+ * ending in a newline.
+ */
+export interface StoredChunk extends RenderPart {
   readonly type: MetricType;
   /** False for samples that had no TYPE line. */
   readonly declared: boolean;
   readonly help?: string;
-  /** Pre-rendered sample lines (escaped, with the store's labels), each ending in a newline. */
-  readonly text: string;
   readonly series: number;
 }
 
@@ -99,7 +114,7 @@ interface FamilySlot {
   holders: Map<string, Chunk>;
   /** How many holders hold it as each type; `loose` = untyped without a TYPE line. */
   kinds: Map<MetricType | 'loose', number>;
-  header?: string;
+  header?: RenderPart;
 }
 
 export interface StoreOptions {
@@ -216,7 +231,7 @@ export class Store {
     const e = this.entries.get(app);
     if (!e) return undefined;
     const info = this.infoOf(e);
-    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: c.text }));
+    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: partText(c) }));
     return { info, families };
   }
 
@@ -227,7 +242,8 @@ export class Store {
 
   /** One family's stored sample lines for an app (read-only), without materializing the rest of the entry. */
   familyText(app: string, family: string): string | undefined {
-    return this.entries.get(app)?.chunks.get(family)?.text;
+    const c = this.entries.get(app)?.chunks.get(family);
+    return c && partText(c);
   }
 
   /**
@@ -280,13 +296,15 @@ export class Store {
     for (const [name, c] of r.chunks) own.set(name, c.type);
     let series = 0;
     for (const [name, c] of r.chunks) {
-      if (!isValidMetricName(name) || !TYPES.has(c.type) || typeof c.text !== 'string' || !c.text.endsWith('\n') || !Number.isInteger(c.series) || c.series < 1) {
+      const endsInNewline = c.data instanceof Uint8Array && Number.isInteger(c.start) && Number.isInteger(c.bytes) && c.bytes > 0 && c.start >= 0 && c.start + c.bytes <= c.data.length && c.data[c.start + c.bytes - 1] === 0x0a;
+      if (!isValidMetricName(name) || !TYPES.has(c.type) || !endsInNewline || !Number.isInteger(c.series) || c.series < 1) {
         throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true } as Family, own);
-      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, ...textBytes(c.text), series: c.series });
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series });
       series += c.series;
     }
+    packChunks(chunks); // a copy: the entry must not pin the snapshot file's buffer
     const max = this.opts.maxSeriesPerApp;
     if (max && series > max) throw new LimitError(`app ${quote(app)} holds ${series} series; the limit per app is ${max}`);
     return { app, source: r.source, receiver: r.receiver, updatedAt: r.updatedAt, expiresAt: r.expiresAt, chunks, series };
@@ -296,11 +314,11 @@ export class Store {
    * Visit every family with samples, sorted by name, with its merged header
    * and each holder's pre-rendered sample lines. Used by the render cache.
    */
-  forEachFamily(visit: (header: string, chunks: Iterable<RenderPart>) => void): void {
+  forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>) => void): void {
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
-      slot.header ??= mergedHeader(slot);
+      slot.header ??= textPart(mergedHeader(slot));
       visit(slot.header, slot.holders.values());
     }
   }
@@ -316,6 +334,7 @@ export class Store {
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
+    const texts = new Map<Chunk, string>();
     const labels = this.labelsFor(update);
     const own = new Map<string, MetricType>();
     for (const [name, c] of next) own.set(name, c.type);
@@ -331,13 +350,16 @@ export class Store {
       const text = renderSamples(family, labels, update.defaultLabels);
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : ownCopy(family.help);
-      next.set(name, { type: family.type, declared: family.typeDeclared, help, ...textBytes(text), series: family.samples.length });
+      const chunk: Chunk = { type: family.type, declared: family.typeDeclared, help, data: EMPTY, start: 0, bytes: Buffer.byteLength(text), series: family.samples.length };
+      texts.set(chunk, text);
+      next.set(name, chunk);
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
     if (maxSeries && series > maxSeries) throw new LimitError(`app ${quote(app)} would hold ${series} series; the limit per app is ${maxSeries}`);
 
-    // Validated: swap in atomically.
+    // Validated: pack the texts (and, merging, the kept chunks) into the entry's buffer, then swap in atomically.
+    packChunks(next, texts);
     const now = this.now();
     const ttl = update.ttlMs ?? this.opts.ttlMs;
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
@@ -486,16 +508,46 @@ function parseLimited(app: string, text: string, maxSeries: number | undefined):
   }
 }
 
-/** Text with its UTF-8 size, measured once when stored rather than on every render. */
-export interface RenderPart {
-  text: string;
-  bytes: number;
-  ascii: boolean;
+const EMPTY = Buffer.alloc(0);
+
+/** A string as a RenderPart of its own (UTF-8). */
+export function textPart(text: string): RenderPart {
+  const data = Buffer.from(text, 'utf8');
+  return { data, start: 0, bytes: data.length };
 }
 
-export function textBytes(text: string): RenderPart {
-  const bytes = Buffer.byteLength(text);
-  return { text, bytes, ascii: bytes === text.length };
+/** The text of a part (UTF-8). */
+export function partText(p: RenderPart): string {
+  return Buffer.from(p.data.buffer, p.data.byteOffset + p.start, p.bytes).toString('utf8');
+}
+
+/**
+ * Give every chunk its bytes in one new exact-size off-heap buffer: `texts`
+ * for chunks that have their text only as a string (their `bytes` already
+ * measured), a copy of their current bytes for the others. Mutates the
+ * chunk objects, which must not be stored anywhere else yet (kept chunks
+ * are replaced by copies).
+ */
+function packChunks(chunks: Map<string, Chunk>, texts?: Map<Chunk, string>): void {
+  let total = 0;
+  for (const c of chunks.values()) total += c.bytes;
+  // allocUnsafeSlow: never a slice of Buffer's shared pool, which a small stored entry would pin.
+  const data = Buffer.allocUnsafeSlow(total) as Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length: number): number };
+  let at = 0;
+  for (const [name, c] of chunks) {
+    const text = texts?.get(c);
+    if (text !== undefined) {
+      // A one-byte string of only ASCII (bytes === length) is a plain copy; utf8Write scans every character.
+      if (c.bytes === text.length) data.latin1Write(text, at, c.bytes);
+      else data.utf8Write(text, at, c.bytes);
+      c.data = data;
+      c.start = at;
+    } else {
+      data.set(c.data.subarray(c.start, c.start + c.bytes), at);
+      chunks.set(name, { ...c, data, start: at });
+    }
+    at += c.bytes;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { Store, type StoredEntry } from '../../src/store/store.js';
+import { Store, textPart, type StoredEntry } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
 import { Persistence, parseSnapshot, writeSnapshot, SnapshotError, corruptName } from '../../src/store/persistence.js';
 import { parseText } from '../../src/exposition/text_parse.js';
@@ -187,7 +187,7 @@ test('parseSnapshot throws only SnapshotError for any prefix of a valid file', a
 test('restore re-checks what it cannot re-parse: conflicting types, reserved names and limits are skipped, the rest loads', async () => {
   const dir = tempDir();
   const file = path.join(dir, 'snap');
-  const chunk = (type: 'counter' | 'gauge', text: string) => ({ type, declared: true, text, series: 1 });
+  const chunk = (type: 'counter' | 'gauge', text: string) => ({ type, declared: true, ...textPart(text), series: 1 });
   const entries: StoredEntry[] = [
     { app: 'a', source: 's', receiver: 'tcp', updatedAt: 1, chunks: new Map([['m', chunk('counter', 'm 1\n')]]) },
     { app: 'b', source: 's', receiver: 'tcp', updatedAt: 1, chunks: new Map([['m', chunk('gauge', 'm 2\n')]]) },
