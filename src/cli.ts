@@ -92,24 +92,24 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
   const logger = stderrLogger();
   const proxy = new ExporterProxy({ config, logger, configPath: path });
-  try {
-    await proxy.start();
-  } catch (err) {
-    process.stderr.write(`exporter-proxy: ${err instanceof ProxyError ? err.message : (err as Error).stack}\n`);
-    return 1;
-  }
+  // Signal handlers go in before start(): "started" is logged inside it, and
+  // a SIGHUP or SIGTERM sent as soon as that line appears must not find
+  // Node's default action (exit) still in place.
   let stopping = false;
+  let started: Promise<unknown> = Promise.resolve();
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
-    proxy.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error('shutdown failed', { err });
-        process.exit(1);
-      },
-    );
+    started
+      .then(() => proxy.stop())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error('shutdown failed', { err });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -120,5 +120,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
     logger.info('reloading config', { signal: 'SIGHUP', file: path });
     proxy.reloadFromFile();
   });
+  started = proxy.start();
+  try {
+    await started;
+  } catch (err) {
+    process.stderr.write(`exporter-proxy: ${err instanceof ProxyError ? err.message : (err as Error).stack}\n`);
+    return 1;
+  }
   return undefined;
 }

@@ -128,3 +128,18 @@ test('CLI: a port in use or an unwritable socket path is one line and exit 1', a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CLI: SIGHUP and SIGTERM sent the moment "started" is logged are handled, not fatal', async () => {
+  for (let i = 0; i < 3; i++) {
+    const p = await startCli('', { onStartedLine: (child) => child.kill('SIGHUP') });
+    try {
+      await waitFor(() => p.stderr().includes('msg="reloading config" signal=SIGHUP'), 5000, `reload logged:\n${p.stderr()}`);
+      assert.equal(p.child.signalCode, null, `killed by ${p.child.signalCode}:\n${p.stderr()}`);
+    } finally {
+      assert.equal(await p.stop(), 0, p.stderr());
+    }
+  }
+  const q = await startCli('', { onStartedLine: (child) => child.kill('SIGTERM') });
+  const code = await new Promise((r) => (q.child.exitCode !== null || q.child.signalCode !== null ? r(q.child.exitCode ?? q.child.signalCode) : q.child.once('exit', (c, sig) => r(c ?? sig))));
+  assert.equal(code, 0, q.stderr());
+});

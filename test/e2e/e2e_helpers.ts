@@ -34,7 +34,7 @@ export interface CliProxy {
 }
 
 /** Start bin/exporter-proxy.js with a config whose listeners are on port 0 in a temp dir. */
-export async function startCli(extraToml = ''): Promise<CliProxy> {
+export async function startCli(extraToml = '', opts: { onStartedLine?: (child: ChildProcess) => void } = {}): Promise<CliProxy> {
   const dir = tempDir();
   const unixPath = path.join(dir, 'receiver.sock');
   const configPath = path.join(dir, 'config.toml');
@@ -47,9 +47,12 @@ export async function startCli(extraToml = ''): Promise<CliProxy> {
   child.stderr!.on('data', (d) => (err += d));
   const started = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`proxy did not start:\n${err}`)), 10_000);
+    let seen = false;
     const check = () => {
       const line = err.split('\n').find((l) => l.includes('msg="exporter-proxy started"'));
-      if (line) {
+      if (line && !seen) {
+        seen = true;
+        opts.onStartedLine?.(child); // synchronously, in the same tick the line arrived
         clearTimeout(t);
         resolve(line);
       }
@@ -67,7 +70,8 @@ export async function startCli(extraToml = ''): Promise<CliProxy> {
     unixPath,
     stderr: () => err,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone (by a signal, exitCode stays null): waiting for 'exit' would hang.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       const code = await exited;
