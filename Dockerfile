@@ -24,5 +24,6 @@ RUN mkdir -p /run/exporter-proxy && chown node:node /run/exporter-proxy
 USER node
 # 6555: scrape endpoint (/metrics, /apps); 6554: TCP receiver.
 EXPOSE 6555 6554
-ENTRYPOINT ["node", "/app/bin/exporter-proxy.js"]
+# The file itself, so the V8 flags on its first line apply.
+ENTRYPOINT ["/app/bin/exporter-proxy.js"]
 CMD ["--config", "/etc/exporter-proxy/config.toml"]

@@ -95,6 +95,17 @@ export function setProxyDefaults(opts: ProxyOptions): void {
   proxyDefaults = opts;
 }
 
+/**
+ * The node flags on the first line of bin/exporter-proxy.js (`#!/usr/bin/env
+ * -S node <flags>`): the proxy is measured as its launcher runs it.
+ */
+export function launcherNodeFlags(): string[] {
+  const first = fs.readFileSync(path.join(ROOT, 'bin', 'exporter-proxy.js'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(first);
+  if (!m) throw new Error(`bin/exporter-proxy.js: unexpected first line ${JSON.stringify(first)}`);
+  return m[1]!.split(' ').filter(Boolean);
+}
+
 export async function startProxyProcess(extraToml = '', receiverToml = 'format = "auto"', options: ProxyOptions = {}): Promise<ProxyProcess> {
   const opts = { ...proxyDefaults, ...options, nodeArgs: [...(proxyDefaults.nodeArgs ?? []), ...(options.nodeArgs ?? [])] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exporter-proxy-bench-'));
@@ -104,7 +115,7 @@ export async function startProxyProcess(extraToml = '', receiverToml = 'format =
     configPath,
     `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${unixPath}"\nidle_timeout = 0\n${receiverToml}\n${extraToml}\n`,
   );
-  const child = spawn(process.execPath, [`--max-old-space-size=${opts.maxOldSpaceMb ?? 8192}`, ...(opts.nodeArgs ?? []), path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], {
+  const child = spawn(process.execPath, [...launcherNodeFlags(), `--max-old-space-size=${opts.maxOldSpaceMb ?? 8192}`, ...(opts.nodeArgs ?? []), path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   track(child, dir);
