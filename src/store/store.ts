@@ -12,7 +12,7 @@ import { TextSample, labelNamesMask } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 
-/** What every source hands to `put`. Exactly one of `text` or `payload`. */
+/** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
   app: string;
   /** Where it came from, shown in /apps (`127.0.0.1:6554`, a socket path, a URL). */
@@ -25,6 +25,12 @@ export interface Update {
   labels?: Label[];
   /** Labels added to every sample that has no label of that name (escaped values), before `labels`. */
   defaultLabels?: Label[];
+  /**
+   * The payload already parsed and rendered by prepareEntry (a worker
+   * thread), with the labels addedLabels() gives for this update; instead
+   * of `text` or `payload`.
+   */
+  prepared?: PreparedEntry;
   /** `replace` (default) swaps the app's whole entry; `merge` replaces only the families named in the payload. */
   mode?: 'replace' | 'merge';
   /** Per-update expiry override in ms (0 = never); default is the store's ttl. */
@@ -300,7 +306,7 @@ export class Store {
       if (!isValidMetricName(name) || !TYPES.has(c.type) || !endsInNewline || !Number.isInteger(c.series) || c.series < 1) {
         throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
       }
-      this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true } as Family, own);
+      this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true }, own);
       chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series });
       series += c.series;
     }
@@ -327,39 +333,38 @@ export class Store {
     const { app } = update;
     if (app === '' || app.length > 1024) throw new AppNameError(`app name must be 1 to 1024 characters, got ${app.length}`);
     const maxSeries = this.opts.maxSeriesPerApp || undefined;
-    const payload = update.payload ?? parseLimited(app, update.text ?? '', maxSeries);
-    if (maxSeries && payload.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${payload.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
+    const prepared =
+      update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), this.addedLabels(update), update.defaultLabels);
+    if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     const old = this.entries.get(app);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
-    const texts = new Map<Chunk, string>();
-    const labels = this.labelsFor(update);
     const own = new Map<string, MetricType>();
     for (const [name, c] of next) own.set(name, c.type);
-    for (const f of payload.families) if (f.samples.length > 0) own.set(f.name, f.type);
-    for (const family of payload.families) {
-      if (family.samples.length === 0) continue;
+    for (const f of prepared.families) own.set(f.name, f.type);
+    let start = 0;
+    for (const family of prepared.families) {
       // A family the app already holds as the same kind was checked when it
       // was stored, and no app could have added a conflict since (it would
       // have been checked against this one): only new or changed kinds are.
       const held = old?.chunks.get(family.name);
       if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, own);
-      if (labels.length) checkOverriddenDuplicates(app, family, labels);
-      const text = renderSamples(family, labels, update.defaultLabels);
+      // Names and HELP parsed here are slices that would pin the payload.
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : ownCopy(family.help);
-      const chunk: Chunk = { type: family.type, declared: family.typeDeclared, help, data: EMPTY, start: 0, bytes: Buffer.byteLength(text), series: family.samples.length };
-      texts.set(chunk, text);
-      next.set(name, chunk);
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data, start, bytes: family.bytes, series: family.series });
+      start += family.bytes;
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
     if (maxSeries && series > maxSeries) throw new LimitError(`app ${quote(app)} would hold ${series} series; the limit per app is ${maxSeries}`);
 
-    // Validated: pack the texts (and, merging, the kept chunks) into the entry's buffer, then swap in atomically.
-    packChunks(next, texts);
+    // Validated. A merged entry gets one buffer of its own again (so the
+    // entry it replaces is not kept alive by the families it keeps); then
+    // the swap, atomically.
+    if (merge) packChunks(next);
     const now = this.now();
     const ttl = update.ttlMs ?? this.opts.ttlMs;
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
@@ -369,7 +374,8 @@ export class Store {
     return series;
   }
 
-  private labelsFor(update: Update): Label[] {
+  /** The labels the store adds to an update's samples, overriding same-named ones: its own `labels` and app_label. */
+  addedLabels(update: Pick<Update, 'app' | 'labels'>): Label[] {
     const extra = update.labels ?? [];
     if (!this.opts.appLabel) return extra;
     if (extra.some((l) => l.name === this.opts.appLabel)) return extra;
@@ -381,7 +387,7 @@ export class Store {
    * hold it as, and must not collide with a histogram/summary's sample names.
    * `own` holds the types this app will hold after the update.
    */
-  private checkFamily(app: string, family: Family, own: Map<string, MetricType>): void {
+  private checkFamily(app: string, family: FamilyKind, own: Map<string, MetricType>): void {
     const reserved = this.opts.reservedPrefix;
     if (reserved && family.name.startsWith(reserved)) {
       throw new ReservedNameError(`family ${quote(family.name)} uses the prefix ${quote(reserved)} reserved for the proxy's own metrics`);
@@ -479,7 +485,7 @@ export class Store {
  * and `m` with app_label = "app"): /metrics would then hold a duplicate.
  * Checked only for families where a sample has such a label, O(samples) there.
  */
-function checkOverriddenDuplicates(app: string, family: Family, extra: Label[]): void {
+function checkOverriddenDuplicates(app: string, family: Family, extra: readonly Label[]): void {
   const overridden = (name: string) => extra.some((l) => l.name === name);
   const mask = labelNamesMask(extra); // most samples are ruled out without parsing their labels
   if (!family.samples.some((s) => TextSample.mayHaveLabelIn(s, mask) && s.labels.some((l) => overridden(l.name)))) return;
@@ -508,7 +514,59 @@ function parseLimited(app: string, text: string, maxSeries: number | undefined):
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** What the type checks need of a family. */
+type FamilyKind = Pick<Family, 'name' | 'type' | 'typeDeclared'>;
+
+/** One family of a PreparedEntry: its sample lines are the next `bytes` of the entry's data. */
+export interface PreparedFamily extends FamilyKind {
+  help?: string;
+  bytes: number;
+  series: number;
+}
+
+/**
+ * A payload rendered for the store: every family with samples, its sample
+ * lines (with the added and default labels) packed in `data` in family
+ * order. Depends on nothing but its arguments, so a worker thread can build
+ * it (its `data` transferred, not copied); the store does the rest.
+ */
+export interface PreparedEntry {
+  families: PreparedFamily[];
+  /** An exact-size buffer of its own (never a slice of a pool or of other memory). */
+  data: Uint8Array;
+  series: number;
+}
+
+/**
+ * Render `payload` as the store keeps it. Throws DuplicateSeriesError when
+ * the added labels would make two series of a family the same.
+ */
+export function prepareEntry(app: string, payload: ParsedPayload, added: readonly Label[], defaults?: readonly Label[]): PreparedEntry {
+  const families: PreparedFamily[] = [];
+  const texts: string[] = [];
+  let total = 0;
+  for (const family of payload.families) {
+    if (family.samples.length === 0) continue;
+    if (added.length) checkOverriddenDuplicates(app, family, added);
+    const text = renderSamples(family, added, defaults);
+    const bytes = Buffer.byteLength(text);
+    families.push({ name: family.name, type: family.type, typeDeclared: family.typeDeclared, help: family.help, bytes, series: family.samples.length });
+    texts.push(text);
+    total += bytes;
+  }
+  const data = Buffer.allocUnsafeSlow(total) as RawWriteBuffer;
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) at += writeText(data, texts[i]!, at, families[i]!.bytes);
+  return { families, data, series: payload.series };
+}
+
+type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length: number): number };
+
+/** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; ASCII, the usual case, is a plain copy. */
+function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
+  // bytes === length only for pure ASCII; utf8Write scans every character.
+  return bytes === text.length ? data.latin1Write(text, at, bytes) : data.utf8Write(text, at, bytes);
+}
 
 /** A string as a RenderPart of its own (UTF-8). */
 export function textPart(text: string): RenderPart {
@@ -522,30 +580,19 @@ export function partText(p: RenderPart): string {
 }
 
 /**
- * Give every chunk its bytes in one new exact-size off-heap buffer: `texts`
- * for chunks that have their text only as a string (their `bytes` already
- * measured), a copy of their current bytes for the others. Mutates the
- * chunk objects, which must not be stored anywhere else yet (kept chunks
- * are replaced by copies).
+ * Copy every chunk's bytes into one new exact-size off-heap buffer (a
+ * restored or merged entry), replacing the chunk objects (they may be
+ * shared with the entry being replaced).
  */
-function packChunks(chunks: Map<string, Chunk>, texts?: Map<Chunk, string>): void {
+function packChunks(chunks: Map<string, Chunk>): void {
   let total = 0;
   for (const c of chunks.values()) total += c.bytes;
   // allocUnsafeSlow: never a slice of Buffer's shared pool, which a small stored entry would pin.
-  const data = Buffer.allocUnsafeSlow(total) as Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length: number): number };
+  const data = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (const [name, c] of chunks) {
-    const text = texts?.get(c);
-    if (text !== undefined) {
-      // A one-byte string of only ASCII (bytes === length) is a plain copy; utf8Write scans every character.
-      if (c.bytes === text.length) data.latin1Write(text, at, c.bytes);
-      else data.utf8Write(text, at, c.bytes);
-      c.data = data;
-      c.start = at;
-    } else {
-      data.set(c.data.subarray(c.start, c.start + c.bytes), at);
-      chunks.set(name, { ...c, data, start: at });
-    }
+    data.set(c.data.subarray(c.start, c.start + c.bytes), at);
+    chunks.set(name, { ...c, data, start: at });
     at += c.bytes;
   }
 }
@@ -578,7 +625,7 @@ function countKind(slot: FamilySlot, chunk: Chunk, delta: number): void {
  * line fit under a counter, gauge or untyped family. Checked against the
  * per-type counts (minus this app's own old chunk), so O(number of types).
  */
-function conflictingHolder(slot: FamilySlot, app: string, family: Family): { app: string; chunk: Chunk } | undefined {
+function conflictingHolder(slot: FamilySlot, app: string, family: FamilyKind): { app: string; chunk: Chunk } | undefined {
   const mine = slot.holders.get(app);
   const myOld = mine && kindOf(mine.type, mine.declared);
   const want = kindOf(family.type, family.typeDeclared);
