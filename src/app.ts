@@ -30,6 +30,7 @@ import { cidrMatcher } from './net/cidr.js';
 import { decoderFactory } from './receivers/sockets.js';
 import { PushService, RECEIVER as PUSH_RECEIVER } from './push/service.js';
 import { registerPushRoutes } from './push/routes.js';
+import { PreparePool, TOO_BIG_FOR_WORKER, workerCount } from './workers/prepare_pool.js';
 
 export interface ProxyOptions {
   config: Config;
@@ -50,6 +51,8 @@ export interface Addresses {
 }
 
 const STOP_GRACE_MS = 15_000;
+/** Socket messages shorter than this are parsed on the main thread while no worker job waits. */
+const INLINE_MAX_CHARS = 2048;
 
 export class ExporterProxy {
   readonly store: Store;
@@ -70,6 +73,8 @@ export class ExporterProxy {
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
   private live: Config;
+  /** Worker threads that parse socket payloads (exporter.worker_threads); undefined: the main thread parses. */
+  readonly pool?: PreparePool;
 
   constructor(private readonly opts: ProxyOptions) {
     const { config, logger } = opts;
@@ -123,6 +128,20 @@ export class ExporterProxy {
         now: this.now,
       });
     }
+    const workers = workerCount(config.exporter.workerThreads);
+    if (workers > 0) {
+      this.pool = new PreparePool({
+        size: workers,
+        deliver: (update, result) => {
+          if (result === TOO_BIG_FOR_WORKER) this.ingest(update);
+          else if (result instanceof ProxyError) this.store.reject(update, result);
+          else this.ingest({ ...update, text: undefined, prepared: result });
+        },
+        onPressure: (high) => {
+          for (const r of this.receivers) r.server.setPaused(high);
+        },
+      });
+    }
     this.fetcher = new HttpFetcher({ dnsServers: config.dns.servers });
     this.fanout = new FanoutGroups(config.fanout, { fetcher: this.fetcher, logger, registry: this.telemetry.registry, dnsServers: config.dns.servers });
     registerFanoutRoutes(this.http, { fanout: this.fanout, now: this.now });
@@ -144,6 +163,20 @@ export class ExporterProxy {
   private async ownMetrics(): Promise<string> {
     for (const r of this.receivers) this.telemetry.connections.set({ receiver: r.kind }, r.server.connections);
     return this.telemetry.text();
+  }
+
+  /**
+   * Apply a message from a socket receiver: parsed by a worker thread when
+   * there are workers, except a small one while none is waiting (the round
+   * trip would cost more than the parse, and nothing can be overtaken).
+   */
+  private ingestMessage(update: Update & { text: string }): void {
+    const pool = this.pool;
+    if (!pool || (pool.idle && update.text.length < INLINE_MAX_CHARS)) {
+      this.ingest(update);
+      return;
+    }
+    pool.submit(update, this.store.addedLabels(update), this.live.store.maxSeriesPerApp || undefined);
   }
 
   /** Apply one update; rejections are counted and logged by the store hooks, never thrown here. */
@@ -187,7 +220,7 @@ export class ExporterProxy {
     const rc = config.receiver;
     const settings = { format: rc.format, maxPayloadBytes: rc.maxPayloadBytes, maxConnections: config.exporter.concurrentRequests, idleTimeoutMs: rc.idleTimeoutMs, readTimeoutMs: rc.readTimeoutMs };
     const hooks = {
-      onMessage: (msg: { app: string; text: string }, receiver: string, source: string) => void this.ingest({ app: msg.app, text: msg.text, source, receiver, ttlMs: this.live.receiver.ttlMs }),
+      onMessage: (msg: { app: string; text: string }, receiver: string, source: string) => this.ingestMessage({ app: msg.app, text: msg.text, source, receiver, ttlMs: this.live.receiver.ttlMs }),
       onError: (err: ProxyError, receiver: string, peer: string) => {
         this.telemetry.rejected.inc({ receiver, reason: err.reason });
         logger.warn('connection closed', { receiver, peer, code: err.code, err: err.message });
@@ -218,6 +251,7 @@ export class ExporterProxy {
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
     await Promise.all(this.receivers.map((r) => (r.server.server.listening ? r.server.stop(deadline) : undefined)));
     if (ownsSocket) fs.rmSync(this.opts.config.receiver.unix.path, { force: true });
+    await this.pool?.close(); // what the receivers handed over is applied
     await this.http.close();
     // Everything received is in the store now: the final snapshot.
     await this.persistence?.stop();

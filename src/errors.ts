@@ -156,3 +156,32 @@ export class FetchError extends ProxyError {
 export class DiscoveryError extends ProxyError {
   override readonly code = 'E_DISCOVERY';
 }
+
+/** A ProxyError as it crosses a thread boundary (structured clone keeps no class). */
+export interface WireError {
+  code: string;
+  message: string;
+  /** ParseError's line. */
+  line?: number;
+}
+
+export function errorToWire(err: ProxyError): WireError {
+  return err instanceof ParseError ? { code: err.code, message: err.message, line: err.line } : { code: err.code, message: err.message };
+}
+
+/** The errors a payload's parse and render can raise, by code (anything else comes back as a plain ProxyError). */
+const PAYLOAD_ERRORS: Record<string, new (message: string) => ProxyError> = {
+  E_DUPLICATE_SERIES: DuplicateSeriesError,
+  E_LIMIT: LimitError,
+  E_TOO_LARGE: TooLargeError,
+  E_APP_NAME: AppNameError,
+  E_RESERVED_NAME: ReservedNameError,
+  E_TYPE_CONFLICT: TypeConflictError,
+};
+
+/** The error errorToWire described, as its own class again, with the same message. */
+export function errorFromWire(w: WireError): ProxyError {
+  if (w.code === 'E_PARSE' && w.line !== undefined) return new ParseError(w.line, w.message.replace(/^line \d+: /, ''));
+  const Cls = PAYLOAD_ERRORS[w.code];
+  return Cls ? new Cls(w.message) : new ProxyError(w.message);
+}

@@ -29,6 +29,7 @@ export interface StreamServerOptions {
 export class StreamServer {
   readonly server: net.Server;
   private readonly open = new Map<net.Socket, () => StreamDecoder | undefined>();
+  private paused = false;
 
   constructor(private opts: StreamServerOptions) {
     this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
@@ -43,6 +44,20 @@ export class StreamServer {
     return this.open.size;
   }
 
+  /**
+   * Stop (or resume) reading from every connection, new ones included: the
+   * backpressure of a consumer that is behind (TCP then slows the senders).
+   * The idle and read timeouts keep running.
+   */
+  setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    for (const socket of this.open.keys()) {
+      if (paused) socket.pause();
+      else socket.resume();
+    }
+  }
+
   private accept(socket: net.Socket): void {
     const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : this.opts.source;
     if (this.opts.allowPeer && socket.remoteAddress && !this.opts.allowPeer(socket.remoteAddress)) {
@@ -55,6 +70,7 @@ export class StreamServer {
       socket.destroy();
       return;
     }
+    if (this.paused) socket.pause();
     let decoder: StreamDecoder | undefined;
     const newDecoder = this.opts.newDecoder;
     const readTimeoutMs = this.opts.readTimeoutMs ?? 0;

@@ -183,10 +183,19 @@ export class Store {
       return series;
     } catch (err) {
       const e = err instanceof ProxyError ? err : new ProxyError(String((err as Error)?.message ?? err));
-      this.rememberError(update, e);
-      this.opts.onReject?.(update, e);
+      this.reject(update, e);
       throw e;
     }
+  }
+
+  /**
+   * Record a rejection found outside the store (a payload that failed to
+   * parse in a worker thread) as `put` records its own: the app's last
+   * error and `onReject`. Nothing stored changes.
+   */
+  reject(update: Update, err: ProxyError): void {
+    this.rememberError(update, err);
+    this.opts.onReject?.(update, err);
   }
 
   /** Remove an app's entry; returns whether it existed. */
@@ -505,7 +514,7 @@ function checkOverriddenDuplicates(app: string, family: Family, extra: readonly 
 }
 
 /** Parse with the per-app series limit; the parser stops at the first series over it, and the error names the app and the key. */
-function parseLimited(app: string, text: string, maxSeries: number | undefined): ParsedPayload {
+export function parseLimited(app: string, text: string, maxSeries: number | undefined): ParsedPayload {
   try {
     return parseText(text, { maxSeries });
   } catch (err) {
