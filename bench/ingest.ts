@@ -15,14 +15,23 @@ export interface SocketIngestResult extends IngestResult {
   label: string;
 }
 
-/** Each encoding over each transport, a fresh proxy process each. */
+/**
+ * Each encoding over each transport with the default config (on 2 cores:
+ * the main thread parses), then over TCP with one worker thread
+ * (worker_threads = 2); a fresh proxy process each.
+ */
 export async function socketIngest(opts: SocketIngestOptions): Promise<SocketIngestResult[]> {
   const results: SocketIngestResult[] = [];
-  for (const [name, encode] of [['JSON', jsonMessage], ['capnp', capnpMessage]] as const) {
-    for (const transport of ['tcp', 'unix'] as const) {
-      const label = `${name} over ${transport}`;
+  const runs = [
+    { transport: 'tcp', threads: '' },
+    { transport: 'unix', threads: '' },
+    { transport: 'tcp', threads: 'worker_threads = 2' },
+  ] as const;
+  for (const { transport, threads } of runs) {
+    for (const [name, encode] of [['JSON', jsonMessage], ['capnp', capnpMessage]] as const) {
+      const label = `${name} over ${transport}${threads ? `, ${threads}` : ''}`;
       progress(`socket ingest: ${label}, ${opts.apps} apps x ${opts.series} series, ${opts.rounds} rounds`);
-      const proxy = await startProxyProcess();
+      const proxy = await startProxyProcess('', 'format = "auto"', { exporterToml: threads });
       try {
         results.push({ label, ...(await measureSocketIngest(proxy, transport, encode, opts)) });
       } finally {

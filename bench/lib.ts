@@ -86,6 +86,8 @@ export interface ProxyOptions {
   maxOldSpaceMb?: number;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   nodeArgs?: string[];
+  /** Extra keys of the [exporter] section, e.g. 'worker_threads = 2'. */
+  exporterToml?: string;
 }
 
 let proxyDefaults: ProxyOptions = {};
@@ -113,7 +115,7 @@ export async function startProxyProcess(extraToml = '', receiverToml = 'format =
   const configPath = path.join(dir, 'config.toml');
   fs.writeFileSync(
     configPath,
-    `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${unixPath}"\nidle_timeout = 0\n${receiverToml}\n${extraToml}\n`,
+    `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n${opts.exporterToml ?? ''}\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${unixPath}"\nidle_timeout = 0\n${receiverToml}\n${extraToml}\n`,
   );
   const child = spawn(process.execPath, [...launcherNodeFlags(), `--max-old-space-size=${opts.maxOldSpaceMb ?? 8192}`, ...(opts.nodeArgs ?? []), path.join(ROOT, 'bin', 'exporter-proxy.js'), '--config', configPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
