@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { ExporterProxy } from '../../src/app.js';
 import { configFromText } from '../../src/config/config.js';
 import { memoryLogger } from '../../src/log.js';
-import { acceptsGzip } from '../../src/http/metrics_route.js';
+import { OWN_METRICS_MAX_AGE_MS, acceptsGzip } from '../../src/http/metrics_route.js';
 
 function proxy(toml = '') {
   return new ExporterProxy({ config: configFromText(toml), logger: memoryLogger(), defaultMetrics: false, now: () => Date.UTC(2026, 10, 24, 1, 2, 3, 456) });
@@ -47,6 +47,19 @@ for (const gzip of [false, true]) {
     assert.match(body, /^exporter_proxy_rejected_total\{receiver="unix",reason="reserved_name"\} 1$/m);
     assert.match(body, /^exporter_proxy_apps 1$/m);
     assert.doesNotMatch(body, /^exporter_proxy_apps 99$/m);
+  });
+
+  test(`/metrics (${mode}): the stored part is always current; the own metrics appended are at most ${OWN_METRICS_MAX_AGE_MS} ms old`, async () => {
+    const p = proxy();
+    p.ingest({ app: 'a', text: 'm 1\n', source: 's', receiver: 'tcp' });
+    assert.match((await scrape(p, gzip)).body, /^exporter_proxy_received_total\{receiver="tcp"\} 1$/m);
+    p.ingest({ app: 'b', text: 'n 2\n', source: 's', receiver: 'tcp' });
+    const soon = (await scrape(p, gzip)).body;
+    assert.match(soon, /^n 2$/m, 'the new app at once');
+    assert.match(soon, /^exporter_proxy_received_total\{receiver="tcp"\} [12]$/m);
+    await new Promise((r) => setTimeout(r, OWN_METRICS_MAX_AGE_MS + 20));
+    assert.match((await scrape(p, gzip)).body, /^exporter_proxy_received_total\{receiver="tcp"\} 2$/m);
+    assert.match((await p.http.inject('/-/metrics')).body, /^exporter_proxy_received_total\{receiver="tcp"\} 2$/m, '/-/metrics at once');
   });
 }
 

@@ -53,7 +53,7 @@ test('inside the proxy: pushes show in /metrics and /apps, body limit and ttl co
     assert.equal(res.status, 200);
     const metrics = await (await fetch(p.url + '/metrics')).text();
     assert.match(metrics, /^some_metric\{label="val1",job="some_job",instance="some_instance"\} 42$/m);
-    assert.match(metrics, /^exporter_proxy_received_total\{receiver="http_push"\} 1$/m);
+    assert.match(await (await fetch(p.url + '/-/metrics')).text(), /^exporter_proxy_received_total\{receiver="http_push"\} 1$/m);
     const apps = (await (await fetch(p.url + '/apps?format=json')).json()) as { app: string; receiver: string; source: string; expires: string | null; last_update: string }[];
     assert.equal(apps.length, 1);
     assert.equal(apps[0]!.app, 'job="some_job",instance="some_instance"');
@@ -65,7 +65,7 @@ test('inside the proxy: pushes show in /metrics and /apps, body limit and ttl co
     assert.match(await big.text(), /^E_TOO_LARGE: /);
     const bad = await fetch(p.url + '/metrics/job/bad', { method: 'POST', body: 'a{ 1\n' });
     assert.equal(bad.status, 400);
-    assert.match(await (await fetch(p.url + '/metrics')).text(), /^exporter_proxy_rejected_total\{receiver="http_push",reason="parse"\} 1$/m);
+    assert.match(await (await fetch(p.url + '/-/metrics')).text(), /^exporter_proxy_rejected_total\{receiver="http_push",reason="parse"\} 1$/m);
     assert.ok(p.logs.some((l) => l.includes('push rejected') && l.includes('E_PARSE')), p.logs.join('\n'));
   } finally {
     await p.stop();

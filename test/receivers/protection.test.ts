@@ -69,7 +69,7 @@ test("read_timeout on the unix socket with Cap'n Proto: a message stalled after 
     s.write(whole.subarray(0, 12));
     const r = await closedWithin(s, 3000);
     assert.ok(r.afterMs >= 250 && r.afterMs < 1500, `closed after ${r.afterMs} ms`);
-    assert.equal(rejected((await getText(`${p.url}/metrics`)).body, 'unix', 'read_timeout'), 1);
+    assert.equal(rejected((await getText(`${p.url}/-/metrics`)).body, 'unix', 'read_timeout'), 1);
   } finally {
     await p.stop();
   }
@@ -127,7 +127,7 @@ test('[store] max_series_per_app and max_apps from the config: refused with E_LI
     assert.match(by.big.last_error!.message, /sent more than 2 series; the limit per app is 2 \(store\.max_series_per_app\)/);
     assert.equal(by.second.series, 1);
     assert.match(by.third.last_error!.message, /store holds 2 apps, the limit \(store\.max_apps\)/);
-    assert.equal(rejected((await getText(`${p.url}/metrics`)).body, 'tcp', 'limit'), 2);
+    assert.equal(rejected((await getText(`${p.url}/-/metrics`)).body, 'tcp', 'limit'), 2);
 
     p.write({ store: 'max_series_per_app = 10\nmax_apps = 10\n' });
     assert.equal(p.proxy.reloadFromFile().ok, true);
@@ -144,7 +144,7 @@ test('max_payload_bytes and concurrent_requests are reloadable limits for new co
     const port = p.addr.tcp!.port;
     const big = JSON.stringify({ big: `m{x="${'v'.repeat(1500)}"} 1\n` });
     await send({ port }, big);
-    await waitFor(async () => rejected((await getText(`${p.url}/metrics`)).body, 'tcp', 'too_large') === 1, 2000, 'too_large counted');
+    await waitFor(async () => rejected((await getText(`${p.url}/-/metrics`)).body, 'tcp', 'too_large') === 1, 2000, 'too_large counted');
     p.write({ receiver: 'max_payload_bytes = 4096\n', exporter: 'concurrent_requests = 1\n' });
     assert.equal(p.proxy.reloadFromFile().ok, true);
     await send({ port }, big);
@@ -152,7 +152,7 @@ test('max_payload_bytes and concurrent_requests are reloadable limits for new co
     const first = await connect(port);
     const second = await connect(port);
     await closedWithin(second, 2000);
-    assert.equal(rejected((await getText(`${p.url}/metrics`)).body, 'tcp', 'limit'), 1);
+    assert.equal(rejected((await getText(`${p.url}/-/metrics`)).body, 'tcp', 'limit'), 1);
     first.destroy();
   } finally {
     await p.stop();
