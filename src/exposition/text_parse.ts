@@ -682,6 +682,7 @@ class TextParser {
         const vs = ne + 2;
         let q = text.indexOf('"', vs);
         if (q < 0 || q >= end) return false; // unterminated: an error, reported by sample()
+        if (q === vs) return false; // an empty value: not part of the series identity (labelsKey)
         if (this.backslashAt < vs) {
           const b = text.indexOf('\\', vs);
           this.backslashAt = b < 0 ? text.length : b;
@@ -1062,6 +1063,8 @@ class TextParser {
    * text[start..seriesEnd).
    */
   private labelsKey(st: NameState, name: string, labels: Label[], special: string, start: number, seriesEnd: number): string {
+    // A label with an empty value is no label to Prometheus: `m{a=""}` is `m`.
+    if (labels.some((l) => l.value === '')) labels = labels.filter((l) => l.value !== '');
     const n = labels.length;
     if (n === 0) return '';
     const pattern = st.pattern;

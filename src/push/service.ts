@@ -195,7 +195,7 @@ function checkCollapsed(f: Family, grouping: Set<string>, key: GroupingKey): voi
 function seriesKey(s: Sample, grouping: Set<string>): string {
   const parts: string[] = [];
   for (const l of s.labels) {
-    if (grouping.has(l.name)) continue;
+    if (grouping.has(l.name) || l.value === '') continue; // an empty value is no label
     const v = l.name === 'le' || l.name === 'quantile' ? String(Number(l.value.replace(/^\+?inf$/i, 'Infinity').replace(/^-inf$/i, '-Infinity'))) : l.value;
     parts.push(l.name + '\u0000' + v);
   }

@@ -500,7 +500,7 @@ function checkOverriddenDuplicates(app: string, family: Family, extra: readonly 
   if (!family.samples.some((s) => TextSample.mayHaveLabelIn(s, mask) && s.labels.some((l) => overridden(l.name)))) return;
   const seen = new Map<string, string>();
   for (const s of family.samples) {
-    const kept = s.labels.filter((l) => !overridden(l.name)).map((l) => `${l.name}="${l.value}"`);
+    const kept = s.labels.filter((l) => !overridden(l.name) && l.value !== '').map((l) => `${l.name}="${l.value}"`);
     const key = s.name + '{' + kept.sort().join(',') + '}';
     const shown = s.name + '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}';
     const other = seen.get(key);

@@ -607,6 +607,12 @@ export const CASES: ParseCase[] = [
     expect: err(/duplicate series "d\{b=\\"2\\",a=\\"1\\"}"/, 2, 'E_DUPLICATE_SERIES'),
   },
   {
+    name: 'duplicate series: a label with an empty value is no label (Prometheus reads both as one series)',
+    input: lines('d{a="1"} 1', 'd{a="1",b=""} 2'),
+    expect: err(/duplicate series "d\{a=\\"1\\",b=\\"\\"}"/, 2, 'E_DUPLICATE_SERIES'),
+  },
+  { name: 'duplicate series: an empty-valued label against none at all', input: lines('d{x=""} 1', 'd 2'), expect: err(/duplicate series "d"/, 2, 'E_DUPLICATE_SERIES') },
+  {
     name: 'duplicate series despite different timestamps',
     input: lines('d 1 1000', 'd 2 2000'),
     expect: err(/duplicate series "d"/, 2, 'E_DUPLICATE_SERIES'),

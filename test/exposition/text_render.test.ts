@@ -161,8 +161,9 @@ interface GenFamily {
 const LE = ['0.1', '0.5', '1', '2.5', '10', '+Inf'];
 const QUANTILES = ['0', '0.5', '0.9', '0.99', '1'];
 
+/** A series' identity as Prometheus sees it: labels in any order, one with an empty value counts as absent. */
 function seriesKey(x: Sample): string {
-  return x.name + JSON.stringify([...x.labels].sort((p, q) => (p.name < q.name ? -1 : 1)));
+  return x.name + JSON.stringify(x.labels.filter((l) => l.value !== '').sort((p, q) => (p.name < q.name ? -1 : 1)));
 }
 
 function dedupe(samples: Sample[]): Sample[] {

@@ -221,6 +221,7 @@ const FOUND_BY_FUZZING: [what: string, opts: { appLabel?: string }, update: Part
   ['m and m{app=""} become one series once app_label = "app" overrides the label', { appLabel: 'app' }, { text: 'm 0\nm{app=""} 0\n' }, 'E_DUPLICATE_SERIES'],
   ['two series differing only in the app label', { appLabel: 'app' }, { text: '# TYPE m counter\nm{app="a",x="1"} 1\nm{x="1",app="b"} 2\n' }, 'E_DUPLICATE_SERIES'],
   ['grouping labels collapse series the same way', {}, { text: 'm{job="a"} 1\nm{job="b"} 1\n', labels: [{ name: 'job', value: 'x' }] }, 'E_DUPLICATE_SERIES'],
+  ['an empty-valued label is no label: m and m{le="",app="a"} collide once app is overridden', { appLabel: 'app' }, { text: 'm 1\nm{le="",app="a"} 0\n' }, 'E_DUPLICATE_SERIES'],
   ['an overridden label without a collision is fine', { appLabel: 'app' }, { text: 'm{app="spoof"} 1\nm{app="spoof",x="1"} 1\n' }, 'ok'],
 ];
 
