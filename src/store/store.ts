@@ -72,7 +72,7 @@ interface Chunk extends RenderPart {
   type: MetricType;
   declared: boolean;
   help?: string;
-  /** Set once by packChunks, before the chunk is stored. */
+  /** The entry's buffer: the PreparedEntry's data, or the copy packChunks made for a merged or restored entry. */
   data: Uint8Array;
   start: number;
   bytes: number;
@@ -454,7 +454,6 @@ export class Store {
       }
       const prev = slot.holders.get(entry.app);
       slot.holders.set(entry.app, chunk);
-      if (prev === chunk) continue;
       const sameKind = prev !== undefined && prev.type === chunk.type && prev.declared === chunk.declared;
       if (!sameKind) {
         if (prev) countKind(slot, prev, -1);
