@@ -8,6 +8,8 @@ export interface SocketIngestOptions {
   apps: number;
   series: number;
   rounds: number;
+  /** Rounds not timed (the first fills); default 1. */
+  warmupRounds?: number;
   connections: number;
 }
 
