@@ -157,6 +157,11 @@ export class DiscoveryError extends ProxyError {
   override readonly code = 'E_DISCOVERY';
 }
 
+/** An HTTP request path that cannot be decoded (malformed percent-encoding). */
+export class BadUrlError extends ProxyError {
+  override readonly code = 'E_BAD_URL';
+}
+
 /** A ProxyError as it crosses a thread boundary (structured clone keeps no class). */
 export interface WireError {
   code: string;

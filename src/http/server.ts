@@ -2,10 +2,11 @@
 // interfaces they are handed (a render cache, an app lister), never sources.
 
 import type http from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { registerMetricsRoute, type MetricsRouteDeps } from './metrics_route.js';
 import { registerAppsRoute } from './apps_route.js';
 import type { AppInfo } from '../store/store.js';
+import { BadUrlError, ProxyError, quote } from '../errors.js';
 
 export interface HttpDeps extends MetricsRouteDeps {
   listApps: () => AppInfo[];
@@ -30,6 +31,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     serverFactory: deps.serverFactory,
+    // A path the router cannot decode gets the plain-text 400 every other
+    // refusal here gets (fastify's default is JSON).
+    frameworkErrors: (error, req, reply) => {
+      const err = error.code === 'FST_ERR_BAD_URL' ? new BadUrlError(`request path ${quote(req.url)} has a malformed percent-encoding`) : new ProxyError(error.message);
+      (reply as FastifyReply).code(400).type('text/plain; charset=utf-8').send(`${err.code}: ${err.message}\n`);
+    },
   });
   deps.beforeRoutes?.(app);
   registerMetricsRoute(app, deps);

@@ -72,6 +72,17 @@ test('/-/metrics serves only the proxy\'s own metrics', async () => {
   assert.doesNotMatch(res.body, /stored_family/);
 });
 
+test('a path with a malformed percent-encoding is a plain-text 400 naming the path', async () => {
+  const p = proxy();
+  for (const url of ['/metrics/job/x/l/%ZZ', '/apps%E0%A4%A']) {
+    const res = await p.http.inject({ method: url.startsWith('/metrics') ? 'PUT' : 'GET', url, payload: url.startsWith('/metrics') ? 'm 1\n' : undefined });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(res.body, `E_BAD_URL: request path ${JSON.stringify(url)} has a malformed percent-encoding\n`);
+  }
+  assert.equal(p.store.appCount, 0);
+});
+
 test('acceptsGzip honours q=0 and wildcards', () => {
   assert.equal(acceptsGzip('gzip'), true);
   assert.equal(acceptsGzip('deflate, gzip;q=0.5'), true);
