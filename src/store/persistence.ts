@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Store, StoredChunk, StoredEntry } from './store.js';
+import { partBytes, type Store, type StoredChunk, type StoredEntry } from './store.js';
 import type { MetricType } from '../exposition/model.js';
 import type { Logger } from '../log.js';
 import { OWN_PREFIX } from '../telemetry.js';
@@ -87,19 +87,19 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
   const pieces: Buffer[] = [];
   let length = 0;
   let parts: (string | Buffer)[] = [];
-  let partBytes = 0;
+  let pendingBytes = 0;
   const add = (p: string | Buffer) => {
     parts.push(p);
-    partBytes += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    pendingBytes += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
   };
   const flush = () => {
     if (parts.length === 0) return;
-    const buf = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)), partBytes);
+    const buf = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)), pendingBytes);
     hash.update(buf);
     pieces.push(buf);
     length += buf.length;
     parts = [];
-    partBytes = 0;
+    pendingBytes = 0;
   };
 
   add(JSON.stringify({ created: meta.created, app_label: meta.app_label, apps: entries.length } satisfies SnapshotMeta) + '\n');
@@ -109,7 +109,7 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
     const texts: Buffer[] = [];
     for (const [name, c] of e.chunks) {
       // Stored bytes are never written again (an update stores a new buffer), so a view stays valid across the time slices.
-      const text = Buffer.from(c.data.buffer, c.data.byteOffset + c.start, c.bytes);
+      const text = partBytes(c);
       texts.push(text);
       fams.push([name, c.type, c.declared ? 1 : 0, c.help ?? null, c.series, text.length]);
       series += c.series;
@@ -117,7 +117,7 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
     const line: AppLine = [e.app, e.source, e.receiver, e.updatedAt, e.expiresAt ?? null, fams];
     add(JSON.stringify(line) + '\n');
     for (const t of texts) add(t);
-    if (partBytes >= PIECE_BYTES) flush();
+    if (pendingBytes >= PIECE_BYTES) flush();
     if (performance.now() - sliceStart >= sliceMs) await yieldNow();
   }
   flush();

@@ -6,7 +6,7 @@
 
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import type { RenderPart, Store } from './store.js';
+import { partBytes, type RenderPart, type Store } from './store.js';
 
 const deflateRaw = promisify(zlib.deflateRaw);
 
@@ -70,7 +70,7 @@ export class RenderCache {
     const body = backing.buffer.subarray(0, total);
     let at = 0;
     for (const p of parts) {
-      body.set(p.start === 0 && p.bytes === p.data.length ? p.data : p.data.subarray(p.start, p.start + p.bytes), at);
+      body.set(partBytes(p), at);
       at += p.bytes;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -582,9 +582,14 @@ export function textPart(text: string): RenderPart {
   return { data, start: 0, bytes: data.length };
 }
 
+/** A part's bytes as a Buffer view (no copy). */
+export function partBytes(p: RenderPart): Buffer {
+  return Buffer.from(p.data.buffer, p.data.byteOffset + p.start, p.bytes);
+}
+
 /** The text of a part (UTF-8). */
 export function partText(p: RenderPart): string {
-  return Buffer.from(p.data.buffer, p.data.byteOffset + p.start, p.bytes).toString('utf8');
+  return partBytes(p).toString('utf8');
 }
 
 /**
@@ -599,7 +604,7 @@ function packChunks(chunks: Map<string, Chunk>): void {
   const data = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (const [name, c] of chunks) {
-    data.set(c.data.subarray(c.start, c.start + c.bytes), at);
+    data.set(partBytes(c), at);
     chunks.set(name, { ...c, data, start: at });
     at += c.bytes;
   }
