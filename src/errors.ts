@@ -174,14 +174,13 @@ export function errorToWire(err: ProxyError): WireError {
   return err instanceof ParseError ? { code: err.code, message: err.message, line: err.line } : { code: err.code, message: err.message };
 }
 
-/** The errors a payload's parse and render can raise, by code (anything else comes back as a plain ProxyError). */
+/**
+ * The errors parseLimited and prepareEntry raise besides ParseError, by code
+ * (anything else comes back as a plain ProxyError with its message).
+ */
 const PAYLOAD_ERRORS: Record<string, new (message: string) => ProxyError> = {
   E_DUPLICATE_SERIES: DuplicateSeriesError,
   E_LIMIT: LimitError,
-  E_TOO_LARGE: TooLargeError,
-  E_APP_NAME: AppNameError,
-  E_RESERVED_NAME: ReservedNameError,
-  E_TYPE_CONFLICT: TypeConflictError,
 };
 
 /** The error errorToWire described, as its own class again, with the same message. */
