@@ -176,7 +176,8 @@ export class ExporterProxy {
       this.ingest(update);
       return;
     }
-    pool.submit(update, this.store.addedLabels(update), this.live.store.maxSeriesPerApp || undefined);
+    const { labels, maxSeries } = this.store.prepareOptions(update);
+    pool.submit(update, labels, maxSeries);
   }
 
   /** Apply one update; rejections are counted and logged by the store hooks, never thrown here. */

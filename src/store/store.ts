@@ -27,8 +27,8 @@ export interface Update {
   defaultLabels?: Label[];
   /**
    * The payload already parsed and rendered by prepareEntry (a worker
-   * thread), with the labels addedLabels() gives for this update; instead
-   * of `text` or `payload`.
+   * thread) with this store's prepareOptions() for the update; instead of
+   * `text` or `payload`.
    */
   prepared?: PreparedEntry;
   /** `replace` (default) swaps the app's whole entry; `merge` replaces only the families named in the payload. */
@@ -341,9 +341,8 @@ export class Store {
   private apply(update: Update): number {
     const { app } = update;
     if (app === '' || app.length > 1024) throw new AppNameError(`app name must be 1 to 1024 characters, got ${app.length}`);
-    const maxSeries = this.opts.maxSeriesPerApp || undefined;
-    const prepared =
-      update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), this.addedLabels(update), update.defaultLabels);
+    const { labels, maxSeries } = this.prepareOptions(update);
+    const prepared = update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     const old = this.entries.get(app);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
@@ -383,8 +382,17 @@ export class Store {
     return series;
   }
 
-  /** The labels the store adds to an update's samples, overriding same-named ones: its own `labels` and app_label. */
-  addedLabels(update: Pick<Update, 'app' | 'labels'>): Label[] {
+  /**
+   * What prepareEntry and parseLimited take from the store for `update`, the
+   * same whether the update is prepared here or in a worker thread: the
+   * labels added to its samples (its own `labels` and app_label, overriding
+   * same-named ones) and the series limit per app.
+   */
+  prepareOptions(update: Pick<Update, 'app' | 'labels'>): { labels: Label[]; maxSeries: number | undefined } {
+    return { labels: this.addedLabels(update), maxSeries: this.opts.maxSeriesPerApp || undefined };
+  }
+
+  private addedLabels(update: Pick<Update, 'app' | 'labels'>): Label[] {
     const extra = update.labels ?? [];
     if (!this.opts.appLabel) return extra;
     if (extra.some((l) => l.name === this.opts.appLabel)) return extra;

@@ -18,7 +18,7 @@ export interface PrepareJob {
   id: number;
   app: string;
   text: string;
-  /** The store's addedLabels() for the update. */
+  /** The store's prepareOptions(update).labels. */
   labels: Label[];
   defaultLabels?: Label[];
   maxSeries?: number;

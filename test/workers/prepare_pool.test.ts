@@ -55,7 +55,7 @@ test('a prepared entry renders as the inline path does, labels included', async 
     const inline = new Store({ ttlMs: 0, appLabel: 'app' });
     inline.put({ app: 'x', text, source: 't', receiver: 'tcp' });
     const viaPool = new Store({ ttlMs: 0, appLabel: 'app' });
-    submit('x', text, viaPool.addedLabels({ app: 'x' }));
+    submit('x', text, viaPool.prepareOptions({ app: 'x' }).labels);
     await p.whenIdle();
     viaPool.put({ app: 'x', source: 't', receiver: 'tcp', prepared: delivered[0]!.result as PreparedEntry });
     assert.equal(new RenderCache(viaPool).current().body.toString(), new RenderCache(inline).current().body.toString());
