@@ -129,6 +129,32 @@ test('CLI: a port in use or an unwritable socket path is one line and exit 1', a
   }
 });
 
+test('CLI: the SIGHUP, SIGTERM and SIGINT handlers are installed before "started" is logged', () => {
+  // Deterministic: the CLI's own process counts its listeners at the moment
+  // the line is written (a signal sent on that line must find them).
+  const dir = tempDir();
+  const config = path.join(dir, 'c.toml');
+  fs.writeFileSync(config, `[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\n[receiver]\nreceive_on_unix_socket = false\nreceiver_tcp_socket = "127.0.0.1:0"\n`);
+  const script = `
+    import { main } from ${JSON.stringify(path.join(ROOT, 'dist', 'src', 'cli.js'))};
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk, ...rest) => {
+      if (String(chunk).includes('msg="exporter-proxy started"')) {
+        process.stdout.write(JSON.stringify(['SIGHUP', 'SIGTERM', 'SIGINT'].map((s) => process.listenerCount(s))));
+        process.exit(0);
+      }
+      return write(chunk, ...rest);
+    };
+    await main(['--config', ${JSON.stringify(config)}]);`;
+  try {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [1, 1, 1], r.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CLI: SIGHUP and SIGTERM sent the moment "started" is logged are handled, not fatal', async () => {
   for (let i = 0; i < 3; i++) {
     const p = await startCli('', { onStartedLine: (child) => child.kill('SIGHUP') });
