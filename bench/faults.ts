@@ -195,37 +195,37 @@ max_body_bytes = 65536
     }
   })();
 
-  const tcpPusher = async (i: number) => {
-    const app = `tcp_${i}`;
+  // One pusher's loop: push `app` with a new value every 5 ms while the
+  // proxy is up; `pushOnce` returns false to stop (feature absent).
+  const pusher = async (app: string, pushOnce: (body: string) => Promise<boolean>) => {
     for (let n = 1; running; n++) {
       if (down) {
         await sleep(20);
         continue;
       }
-      stats.tcpSent++;
-      await socketPush(proc.tcpPort, JSON.stringify({ [app]: filler(app, n, 20) }));
+      if (!(await pushOnce(filler(app, n, 20)))) return;
       await sleep(5);
     }
   };
-  const httpPusher = async (i: number) => {
-    const app = `http_${i}`;
-    for (let n = 1; running; n++) {
-      if (down) {
-        await sleep(20);
-        continue;
-      }
+  const tcpPusher = (i: number) =>
+    pusher(`tcp_${i}`, async (body) => {
+      stats.tcpSent++;
+      await socketPush(proc.tcpPort, JSON.stringify({ [`tcp_${i}`]: body }));
+      return true;
+    });
+  const httpPusher = (i: number) =>
+    pusher(`http_${i}`, async (body) => {
       stats.httpSent++;
       try {
-        const r = await fetch(`${proc.http}/metrics/job/${app}`, { method: 'PUT', body: filler(app, n, 20), signal: AbortSignal.timeout(5000) });
+        const r = await fetch(`${proc.http}/metrics/job/http_${i}`, { method: 'PUT', body, signal: AbortSignal.timeout(5000) });
         await r.arrayBuffer();
         if (r.ok) stats.httpAcked++;
-        else if (r.status === 404) return; // no Pushgateway API in this build
+        else if (r.status === 404) return false; // no Pushgateway API in this build
       } catch {
         // killed mid-request: not acknowledged
       }
-      await sleep(5);
-    }
-  };
+      return true;
+    });
 
   // Slow loris on the socket receiver: a JSON object that never completes, one byte every 100 ms.
   const socketLoris = async () => {
