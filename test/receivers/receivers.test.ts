@@ -8,6 +8,8 @@ import { FIXTURES, startProxy, send, waitFor, getText, tempDir, testConfig } fro
 import { ExporterProxy } from '../../src/app.js';
 import { memoryLogger } from '../../src/log.js';
 import { ListenError } from '../../src/errors.js';
+import { StreamServer } from '../../src/receivers/stream.js';
+import { decoderFactory } from '../../src/receivers/sockets.js';
 
 const arrayPayload = fs.readFileSync(path.join(FIXTURES, 'json_array.json'));
 const stringPayload = fs.readFileSync(path.join(FIXTURES, 'json_string.json'));
@@ -150,4 +152,35 @@ test('a stale socket file from a crashed run is replaced', async () => {
   await waitFor(() => proxy.store.appCount === 1);
   await proxy.stop(1000);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('setPaused stops reading on open and new connections until resumed (backpressure)', async () => {
+  const got: string[] = [];
+  const server = new StreamServer({
+    receiver: 'tcp',
+    source: 'test',
+    newDecoder: decoderFactory('json', 1 << 20),
+    onMessage: (m) => got.push(m.app),
+    onError: () => undefined,
+    maxConnections: 10,
+    idleTimeoutMs: 0,
+  });
+  await new Promise<void>((r) => server.server.listen(0, '127.0.0.1', r));
+  const port = (server.server.address() as net.AddressInfo).port;
+  const open = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise((r) => open.once('connect', r));
+    await waitFor(() => server.connections === 1, 2000, 'connection accepted');
+    server.setPaused(true);
+    open.write(JSON.stringify({ before: 'm 1\n' }));
+    const late = net.connect(port, '127.0.0.1', () => late.end(JSON.stringify({ later: 'm 2\n' })));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got, [], 'nothing read while paused');
+    server.setPaused(false);
+    await waitFor(() => got.length === 2, 2000, 'both read once resumed');
+    assert.deepEqual(got.sort(), ['before', 'later']);
+  } finally {
+    open.destroy();
+    await server.stop(Date.now());
+  }
 });
