@@ -43,6 +43,7 @@ const old: Impl | undefined = baselineDist
     }
   : undefined;
 import { CASES, isErrorExpect } from '../test/exposition/cases.js';
+import { appText } from './lib.js';
 
 const rounds = Number(process.argv[2] ?? 15);
 const msPer = Number(process.argv[3] ?? 60);
@@ -55,16 +56,6 @@ function canonicalSorted(series: number, round = 0): string {
   for (let f = 0; f < 10; f++) {
     out += `# HELP bench_family_${f}_total A benchmark counter.\n# TYPE bench_family_${f}_total counter\n`;
     for (let i = 0; i < series / 10; i++) out += `bench_family_${f}_total{code="200",method="get",path="/api/v1/resource/${i}"} ${round * 1000 + i}\n`;
-  }
-  return out;
-}
-
-/** bench/lib.ts appText: canonical lines, labels not in name order. */
-function canonicalUnsorted(series: number, round = 0): string {
-  let out = '';
-  for (let f = 0; f < 10; f++) {
-    out += `# HELP bench_family_${f}_total A benchmark counter.\n# TYPE bench_family_${f}_total counter\n`;
-    for (let i = 0; i < series / 10; i++) out += `bench_family_${f}_total{app="app1",path="/api/v1/resource/${i}",code="200"} ${round * 1000 + i}\n`;
   }
   return out;
 }
@@ -124,7 +115,7 @@ const casesText = CASES.filter((c) => !isErrorExpect(c.expect)).map((c) => ({ te
 const inputs: { name: string; texts: string[] }[] = ([
   { name: `cases.ts (${casesText.length} accepted inputs)`, texts: casesText.map((c) => c.text) },
   { name: '100 series, canonical, sorted labels', texts: [canonicalSorted(100)] },
-  { name: '100 series, canonical, unsorted (appText)', texts: [canonicalUnsorted(100)] },
+  { name: '100 series, canonical, unsorted (appText)', texts: [appText(1, 100)] },
   { name: '100 series, canonical, random series order', texts: [canonicalShuffled(100)] },
   { name: '100 series, histograms + summaries', texts: [histograms()] },
   { name: '100 series, non-canonical', texts: [nonCanonical(100)] },
