@@ -15,7 +15,7 @@ import { renderHeader } from '../exposition/text_render.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
 import type { Store } from '../store/store.js';
 import { labelsFromApp } from './grouping.js';
-import { PUSH_FAILURE_TIME, PUSH_TIME, RECEIVER, lastValue, type PushService } from './service.js';
+import { PUSH_FAILURE_TIME, PUSH_TIME, RECEIVER, lastValue } from './service.js';
 
 type JsonMetric = Record<string, unknown> & { labels: Record<string, string> };
 
@@ -74,7 +74,7 @@ export function familyMetrics(name: string, type: MetricType, text: string): Jso
 }
 
 /** The `data` array of GET /api/v1/metrics. */
-export function metricsJson(store: Store, push: PushService): Record<string, unknown>[] {
+export function metricsJson(store: Store): Record<string, unknown>[] {
   const data: Record<string, unknown>[] = [];
   const apps = store
     .listApps()
@@ -88,8 +88,7 @@ export function metricsJson(store: Store, push: PushService): Record<string, unk
     const failed = goFloat(lastValue(store.familyText(info.app, PUSH_FAILURE_TIME)) ?? '0');
     group.last_push_successful = !(failed > pushed);
     for (const f of held.families) {
-      const at = push.familyTime(info.app, f.name) ?? info.updatedAt!;
-      const fam: JsonFamily = { time_stamp: new Date(at).toISOString(), type: f.type.toUpperCase(), metrics: familyMetrics(f.name, f.type, f.text) };
+      const fam: JsonFamily = { time_stamp: new Date(f.writtenAt).toISOString(), type: f.type.toUpperCase(), metrics: familyMetrics(f.name, f.type, f.text) };
       if (f.help !== undefined && f.help !== '') fam.help = unescapeHelp(f.help);
       group[f.name] = fam;
     }

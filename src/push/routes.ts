@@ -121,7 +121,7 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
       scope.route({ method: ['PUT', 'POST', 'DELETE'], url, bodyLimit: deps.maxBodyBytes, handler });
     }
 
-    scope.get('/api/v1/metrics', async (_request, reply) => reply.type('application/json').send({ status: 'success', data: metricsJson(deps.store, deps.push) }));
+    scope.get('/api/v1/metrics', async (_request, reply) => reply.type('application/json').send({ status: 'success', data: metricsJson(deps.store) }));
     scope.get('/api/v1/status', async (_request, reply) =>
       reply.type('application/json').send({
         status: 'success',

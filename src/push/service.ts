@@ -40,9 +40,6 @@ export class PushService {
   private readonly store: Store;
   private readonly now: () => number;
   ttlMs: number | undefined;
-  /** app -> family name -> ms of the push that last wrote it (for /api/v1/metrics). */
-  private readonly familyTimes = new Map<string, Map<string, number>>();
-  private sweptAt = 0;
   /** Errors the store threw (and already counted and logged through its own hook). */
   private readonly storeRejections = new WeakSet<Error>();
 
@@ -58,7 +55,6 @@ export class PushService {
    */
   push(key: GroupingKey, payload: ParsedPayload, replace: boolean, source: string): void {
     const now = this.now();
-    const existed = this.store.has(key.app);
     let families: Family[];
     try {
       families = prepareFamilies(payload, key);
@@ -79,13 +75,6 @@ export class PushService {
       }
       throw err;
     }
-    let times = replace || !existed ? undefined : this.familyTimes.get(key.app);
-    if (!times) {
-      times = new Map();
-      this.familyTimes.set(key.app, times);
-    }
-    for (const f of families) times.set(f.name, now);
-    if (this.familyTimes.size > 2 * this.sweptAt + 1024) this.sweep();
   }
 
   /**
@@ -98,7 +87,6 @@ export class PushService {
     try {
       const family = timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, formatGoFloat(now / 1000));
       this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families: [family], series: 1 }, ...storeLabels(key), mode: 'merge', bookkeeping: true });
-      this.familyTimes.get(key.app)?.set(PUSH_FAILURE_TIME, now);
     } catch {
       // The failure time itself could not be stored (say, another app holds
       // push_failure_time_seconds with another type); the push's own error is what matters.
@@ -112,7 +100,6 @@ export class PushService {
 
   /** DELETE: remove the group; true when it existed. */
   delete(key: GroupingKey): boolean {
-    this.familyTimes.delete(key.app);
     return this.store.remove(key.app);
   }
 
@@ -122,22 +109,7 @@ export class PushService {
     for (const a of this.store.listApps()) {
       if (a.receiver === RECEIVER && this.store.remove(a.app)) n++;
     }
-    this.familyTimes.clear();
-    this.sweptAt = 0;
     return n;
-  }
-
-  /** When the push that last wrote `family` of `app` happened (ms), if known. */
-  familyTime(app: string, family: string): number | undefined {
-    return this.familyTimes.get(app)?.get(family);
-  }
-
-  /** Forget family times of groups the store no longer holds (expired). */
-  sweep(): void {
-    const live = new Set<string>();
-    for (const a of this.store.listApps()) if (a.receiver === RECEIVER) live.add(a.app);
-    for (const app of this.familyTimes.keys()) if (!live.has(app)) this.familyTimes.delete(app);
-    this.sweptAt = this.familyTimes.size;
   }
 }
 

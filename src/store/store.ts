@@ -77,6 +77,8 @@ interface Chunk extends RenderPart {
   start: number;
   bytes: number;
   series: number;
+  /** ms of the update that last wrote this family (a merge keeps the others' times). */
+  writtenAt: number;
 }
 
 interface Entry {
@@ -100,6 +102,8 @@ export interface StoredChunk extends RenderPart {
   readonly declared: boolean;
   readonly help?: string;
   readonly series: number;
+  /** ms of the update that last wrote this family; a restored chunk without it takes its entry's updatedAt. */
+  readonly writtenAt?: number;
 }
 
 /** One app's entry as snapshots see it (read-only); `chunks` keyed by family name. */
@@ -242,11 +246,11 @@ export class Store {
   }
 
   /** The app's families as last accepted (for snapshots and the Pushgateway API); undefined if none. */
-  getApp(app: string): { info: AppInfo; families: { name: string; type: MetricType; help?: string; text: string }[] } | undefined {
+  getApp(app: string): { info: AppInfo; families: { name: string; type: MetricType; help?: string; text: string; writtenAt: number }[] } | undefined {
     const e = this.entries.get(app);
     if (!e) return undefined;
     const info = this.infoOf(e);
-    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: partText(c) }));
+    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: partText(c), writtenAt: c.writtenAt }));
     return { info, families };
   }
 
@@ -316,7 +320,8 @@ export class Store {
         throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true }, own);
-      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series });
+      const writtenAt = Number.isFinite(c.writtenAt) ? c.writtenAt! : r.updatedAt;
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series, writtenAt });
       series += c.series;
     }
     packChunks(chunks); // a copy: the entry must not pin the snapshot file's buffer
@@ -352,6 +357,7 @@ export class Store {
     const own = new Map<string, MetricType>();
     for (const [name, c] of next) own.set(name, c.type);
     for (const f of prepared.families) own.set(f.name, f.type);
+    const now = this.now();
     let start = 0;
     for (const family of prepared.families) {
       // A family the app already holds as the same kind was checked when it
@@ -362,7 +368,7 @@ export class Store {
       // Names and HELP parsed here are slices that would pin the payload.
       const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : ownCopy(family.help);
-      next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data, start, bytes: family.bytes, series: family.series });
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data, start, bytes: family.bytes, series: family.series, writtenAt: now });
       start += family.bytes;
     }
     let series = 0;
@@ -373,7 +379,6 @@ export class Store {
     // entry it replaces is not kept alive by the families it keeps); then
     // the swap, atomically.
     if (merge) packChunks(next);
-    const now = this.now();
     const ttl = update.ttlMs ?? this.opts.ttlMs;
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
     if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
