@@ -81,6 +81,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       await preloadGroups(t.url, { to: GROUPS, series: SERIES });
       await waitForIdle(t.pid);
     }
+    for (const t of targets) {
+      progress(`push budget: warming up ${t.label}`); // untimed, as in pushBench
+      await pushPhase(t.url, { groups: GROUPS, series: SERIES, clients: CLIENTS, seconds: seconds / SLICES });
+      await waitForIdle(t.pid);
+    }
     const totals = targets.map(() => ({ pushes: 0, seconds: 0, cpu: 0 }));
     for (let i = 0; i < SLICES; i++) {
       progress(`push budget: turn ${i + 1} of ${SLICES}`);
