@@ -354,9 +354,16 @@ export class Store {
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
-    const own = new Map<string, MetricType>();
-    for (const [name, c] of next) own.set(name, c.type);
-    for (const f of prepared.families) own.set(f.name, f.type);
+    // The types this app will hold after the update, for the checks; built
+    // only when a family needs checking (a group re-pushing what it holds never does).
+    let own: Map<string, MetricType> | undefined;
+    const ownTypes = (): Map<string, MetricType> => {
+      if (own) return own;
+      own = new Map<string, MetricType>();
+      if (merge) for (const [name, c] of old.chunks) own.set(name, c.type);
+      for (const f of prepared.families) own.set(f.name, f.type);
+      return own;
+    };
     const now = this.now();
     let start = 0;
     for (const family of prepared.families) {
@@ -364,10 +371,11 @@ export class Store {
       // was stored, and no app could have added a conflict since (it would
       // have been checked against this one): only new or changed kinds are.
       const held = old?.chunks.get(family.name);
-      if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, own);
+      if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, ownTypes());
       // Names and HELP parsed here are slices that would pin the payload.
-      const name = this.families.get(family.name)?.name ?? ownCopy(family.name);
-      const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : ownCopy(family.help);
+      const slot = this.families.get(family.name);
+      const name = slot?.name ?? ownCopy(family.name);
+      const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : sharedHelp(slot, family.help);
       next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data, start, bytes: family.bytes, series: family.series, writtenAt: now });
       start += family.bytes;
     }
@@ -621,6 +629,15 @@ function packChunks(chunks: Map<string, Chunk>): void {
     chunks.set(name, { ...c, data, start: at });
     at += c.bytes;
   }
+}
+
+/**
+ * HELP as the family's first holder keeps it when it is the same text (so
+ * 1,000 groups pushing one family keep one copy, not 1,000), else an own copy.
+ */
+function sharedHelp(slot: FamilySlot | undefined, help: string): string {
+  const first = slot?.holders.values().next().value;
+  return first?.help === help ? first.help : ownCopy(help);
 }
 
 /**
