@@ -113,7 +113,6 @@ export class PushService {
   }
 }
 
-/** The value token of a one-sample gauge chunk (`name{...} value\n`). */
 /** The value of the last sample line of a one-sample family's stored text (the push time gauges). */
 export function lastValue(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;

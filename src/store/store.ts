@@ -354,16 +354,8 @@ export class Store {
 
     const merge = update.mode === 'merge' && old !== undefined;
     const next = new Map<string, Chunk>(merge ? old.chunks : undefined);
-    // The types this app will hold after the update, for the checks; built
-    // only when a family needs checking (a group re-pushing what it holds never does).
+    // Built only when a family needs checking (a group re-pushing what it holds never does).
     let own: Map<string, MetricType> | undefined;
-    const ownTypes = (): Map<string, MetricType> => {
-      if (own) return own;
-      own = new Map<string, MetricType>();
-      if (merge) for (const [name, c] of old.chunks) own.set(name, c.type);
-      for (const f of prepared.families) own.set(f.name, f.type);
-      return own;
-    };
     const now = this.now();
     let start = 0;
     for (const family of prepared.families) {
@@ -371,7 +363,7 @@ export class Store {
       // was stored, and no app could have added a conflict since (it would
       // have been checked against this one): only new or changed kinds are.
       const held = old?.chunks.get(family.name);
-      if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, ownTypes());
+      if (held === undefined || held.type !== family.type || held.declared !== family.typeDeclared) this.checkFamily(app, family, (own ??= typesAfter(merge ? old : undefined, prepared)));
       // Names and HELP parsed here are slices that would pin the payload.
       const slot = this.families.get(family.name);
       const name = slot?.name ?? ownCopy(family.name);
@@ -629,6 +621,14 @@ function packChunks(chunks: Map<string, Chunk>): void {
     chunks.set(name, { ...c, data, start: at });
     at += c.bytes;
   }
+}
+
+/** The types an app holds after an update: the kept entry's (a merge), overridden by the prepared families. */
+function typesAfter(kept: Entry | undefined, prepared: PreparedEntry): Map<string, MetricType> {
+  const types = new Map<string, MetricType>();
+  if (kept) for (const [name, c] of kept.chunks) types.set(name, c.type);
+  for (const f of prepared.families) types.set(f.name, f.type);
+  return types;
 }
 
 /**
