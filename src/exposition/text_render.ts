@@ -82,9 +82,7 @@ function renderPlain(samples: readonly Sample[]): string {
 function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[], defaults: readonly Label[]): string {
   // The added labels are the same on every line where the line has none of
   // their names: render them once.
-  let extra = '';
-  for (let k = 0; k < defaults.length; k++) extra += ',' + defaults[k]!.name + '="' + defaults[k]!.value + '"';
-  for (let k = 0; k < extraLabels.length; k++) extra += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
+  const extra = labelsText(defaults) + labelsText(extraLabels);
   const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
   const inner = extra.slice(1);
   let out = '';
@@ -100,23 +98,34 @@ function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label
       else out += s.name + '{' + inner + '}' + text.slice(start + s.name.length, end) + '\n';
       continue;
     }
-    const labels = s.labels;
-    let own = '';
-    for (let k = 0; k < labels.length; k++) {
-      const l = labels[k]!;
-      if (!hasLabel(extraLabels, l.name)) own += ',' + l.name + '="' + l.value + '"';
-    }
-    for (let k = 0; k < defaults.length; k++) {
-      const d = defaults[k]!;
-      if (!hasLabel(labels, d.name)) own += ',' + d.name + '="' + d.value + '"';
-    }
-    for (let k = 0; k < extraLabels.length; k++) own += ',' + extraLabels[k]!.name + '="' + extraLabels[k]!.value + '"';
-    // Every part starts with ","; drop the first one (no braces when nothing is left).
-    let line = own === '' ? s.name + ' ' + s.value : s.name + '{' + own.slice(1) + '} ' + s.value;
-    if (s.timestamp !== undefined) line += ' ' + s.timestamp;
-    out += line + '\n';
+    out += renderLine(s, extraLabels, defaults) + '\n';
   }
   return out;
+}
+
+/** `,name="value"` for each label (values already escaped). */
+function labelsText(labels: readonly Label[]): string {
+  let out = '';
+  for (let k = 0; k < labels.length; k++) out += ',' + labels[k]!.name + '="' + labels[k]!.value + '"';
+  return out;
+}
+
+/** One sample line, without its newline, from the sample's fields (as renderWithExtra renders a line it cannot splice). */
+function renderLine(s: Sample, extraLabels: readonly Label[], defaults: readonly Label[]): string {
+  const labels = s.labels;
+  let own = '';
+  for (let k = 0; k < labels.length; k++) {
+    const l = labels[k]!;
+    if (!hasLabel(extraLabels, l.name)) own += ',' + l.name + '="' + l.value + '"';
+  }
+  for (let k = 0; k < defaults.length; k++) {
+    const d = defaults[k]!;
+    if (!hasLabel(labels, d.name)) own += ',' + d.name + '="' + d.value + '"';
+  }
+  own += labelsText(extraLabels);
+  // Every part starts with ","; drop the first one (no braces when nothing is left).
+  const line = own === '' ? s.name + ' ' + s.value : s.name + '{' + own.slice(1) + '} ' + s.value;
+  return s.timestamp === undefined ? line : line + ' ' + s.timestamp;
 }
 
 function hasLabel(labels: readonly Label[], name: string): boolean {
@@ -133,4 +142,148 @@ export function renderFamilies(families: Family[], extraLabels: readonly Label[]
     out += renderHeader(f.name, f.type, f.help) + renderSamples(f, extraLabels);
   }
   return out;
+}
+
+/**
+ * Sample lines of one payload as it was sent, the added labels not yet
+ * spliced in: renderSamples' output, deferred. Rendering a push means
+ * building a string per line; the store keeps a push in this form instead,
+ * until something reads its text (a scrape, a snapshot), so a group pushed
+ * again before that costs no render at all. writeAsSent gives the bytes
+ * renderSamples would have.
+ */
+export interface LinesAsSent {
+  /**
+   * The payload's bytes (ASCII, so character offsets are byte offsets), then
+   * each line that could not be spliced, rendered whole with its newline,
+   * then the added labels twice: `,a="x",b="y"` and `{a="x",b="y"}`.
+   */
+  readonly bytes: Uint8Array;
+  /** Per line, in family order: start, splice point (-1: none), end (before its newline) in `bytes`. */
+  readonly lines: Int32Array;
+  /** `,a="x"...` at bytes[commaAt, commaAt + commaLength): spliced in before a line's `}`. */
+  readonly commaAt: number;
+  readonly commaLength: number;
+  /** `{a="x"...}`, one byte longer, right after the comma form: spliced in after the name of a line without labels. */
+  readonly bareAt: number;
+}
+
+/**
+ * renderSamples of each family (each with samples), deferred: the lines as
+ * sent and each family's rendered size in bytes. Undefined when there is
+ * nothing to gain or it cannot be done: no added labels (the lines are
+ * copied as they are), no canonical line, or a payload that is not ASCII.
+ */
+export function renderSamplesAsSent(families: readonly Family[], extraLabels: readonly Label[], defaultLabels: readonly Label[] = []): { asSent: LinesAsSent; sizes: number[] } | undefined {
+  const defaults = defaultLabels.filter((d) => !hasLabel(extraLabels, d.name));
+  const extra = labelsText(defaults) + labelsText(extraLabels);
+  if (extra === '') return undefined;
+  const text = payloadText(families);
+  if (text === undefined || Buffer.byteLength(text) !== text.length) return undefined;
+  const commaLength = Buffer.byteLength(extra);
+  const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
+  let count = 0;
+  for (const f of families) count += f.samples.length;
+  const lines = new Int32Array(3 * count);
+  const general: string[] = [];
+  const sizes: number[] = [];
+  let generalAt = text.length; // where the next line rendered whole goes
+  let k = 0;
+  for (const f of families) {
+    let size = 0;
+    for (const s of f.samples) {
+      if (TextSample.lineText(s) === text && (TextSample.labelMask(s) & addedMask) === 0) {
+        const start = TextSample.lineStart(s);
+        const close = TextSample.lineClose(s);
+        const end = TextSample.lineEnd(s);
+        lines[k] = start;
+        lines[k + 1] = close >= 0 ? close : start + s.name.length;
+        lines[k + 2] = end;
+        size += end - start + 1 + (close >= 0 ? commaLength : commaLength + 1);
+      } else {
+        const line = renderLine(s, extraLabels, defaults);
+        const n = Buffer.byteLength(line);
+        general.push(line);
+        lines[k] = generalAt;
+        lines[k + 1] = -1;
+        lines[k + 2] = generalAt + n;
+        generalAt += n + 1;
+        size += n + 1;
+      }
+      k += 3;
+    }
+    sizes.push(size);
+  }
+  // Exact size, off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
+  const bytes = Buffer.allocUnsafeSlow(generalAt + 2 * commaLength + 1) as RawWriteBuffer;
+  bytes.latin1Write(text, 0, text.length);
+  let at = text.length;
+  for (const line of general) {
+    at += bytes.utf8Write(line, at);
+    bytes[at++] = NL;
+  }
+  bytes.utf8Write(extra, at);
+  bytes.utf8Write('{' + extra.slice(1) + '}', at + commaLength);
+  return { asSent: { bytes, lines, commaAt: at, commaLength, bareAt: at + commaLength }, sizes };
+}
+
+/**
+ * Write lines [first, first + count) of `a` as renderSamples renders them
+ * into `dst` at `at`; returns the offset after them. Bytes of the payload
+ * that go out unchanged and in order (from one line's splice point across
+ * its newline to the next line's) are copied as one run.
+ */
+export function writeAsSent(a: LinesAsSent, first: number, count: number, dst: Uint8Array, at: number): number {
+  const src = a.bytes;
+  const lines = a.lines;
+  // src[from, to) is not written yet; `to` is a line's end, its newline not written either.
+  let from = -1;
+  let to = -1;
+  for (let k = 3 * first, last = 3 * (first + count); k < last; k += 3) {
+    const start = lines[k]!;
+    if (!(from >= 0 && start === to + 1 && src[to] === NL)) {
+      if (from >= 0) {
+        at = copyBytes(src, from, to, dst, at);
+        dst[at++] = NL;
+      }
+      from = start;
+    }
+    to = lines[k + 2]!;
+    const splice = lines[k + 1]!;
+    if (splice < 0) continue;
+    at = copyBytes(src, from, splice, dst, at);
+    at = src[splice] === RBRACE ? copyBytes(src, a.commaAt, a.commaAt + a.commaLength, dst, at) : copyBytes(src, a.bareAt, a.bareAt + a.commaLength + 1, dst, at);
+    from = splice;
+  }
+  if (from >= 0) {
+    at = copyBytes(src, from, to, dst, at);
+    dst[at++] = NL;
+  }
+  return at;
+}
+
+type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number };
+
+const NL = 10;
+const RBRACE = 125;
+
+/** The payload of the first canonical sample line, if any. */
+function payloadText(families: readonly Family[]): string | undefined {
+  for (const f of families) {
+    for (const s of f.samples) {
+      const text = TextSample.lineText(s);
+      if (text !== undefined) return text;
+    }
+  }
+  return undefined;
+}
+
+/** src[from, to) into dst at `at`; returns the offset after it. Short runs, the usual, by a loop rather than a native call. */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
+  if (to - from > 128) {
+    dst.set(src.subarray(from, to), at);
+    return at + to - from;
+  }
+  while (from < to) dst[at++] = src[from++]!;
+  return at;
 }

@@ -4,13 +4,14 @@
 // `put` with its own app names and never touches another's entry. Readers
 // (HTTP, outputs) use `listApps`, `forEachFamily` and `version`; what they
 // get must be treated as read-only. The Store knows no socket and no format
-// other than the family model.
+// other than the family model. (Readers may make the store render updates
+// it keeps as sent, see Chunk.asSent: that changes no content.)
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
 import { TextSample, labelNamesMask } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
-import { renderHeader, renderSamples } from '../exposition/text_render.js';
+import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
@@ -67,19 +68,29 @@ export interface RenderPart {
   readonly bytes: number;
 }
 
-/** One app's contribution to one family: pre-rendered sample lines. */
+/**
+ * One app's contribution to one family: pre-rendered sample lines, or
+ * (`asSent`) its lines as pushed, rendered when first read (see
+ * materializePending).
+ */
 interface Chunk extends RenderPart {
   type: MetricType;
   declared: boolean;
   help?: string;
-  /** The entry's buffer: the PreparedEntry's data, or the copy packChunks made for a merged or restored entry. */
+  /** The entry's buffer: the PreparedEntry's data, or the copy packChunks made; empty while `asSent`. */
   data: Uint8Array;
   start: number;
+  /** Its rendered size, also while `asSent`. */
   bytes: number;
   series: number;
   /** ms of the update that last wrote this family (a merge keeps the others' times). */
   writtenAt: number;
+  /** Lines firstLine.. (series of them) of the push, not rendered yet; undefined once rendered. */
+  asSent: LinesAsSent | undefined;
+  firstLine: number;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 interface Entry {
   app: string;
@@ -148,6 +159,8 @@ export class Store {
   private readonly entries = new Map<string, Entry>();
   private readonly families = new Map<string, FamilySlot>();
   private readonly errors = new Map<string, { code: string; message: string; at: number; source: string; receiver: string }>();
+  /** Apps whose entry may hold chunks not rendered yet (Chunk.asSent). */
+  private readonly pending = new Set<string>();
   private sortedNames: string[] | undefined = [];
   private totalSeries = 0;
   private _version = 0;
@@ -208,6 +221,7 @@ export class Store {
     if (!entry) return false;
     this.detach(entry, entry.chunks.keys());
     this.entries.delete(app);
+    this.pending.delete(app);
     this.totalSeries -= entry.series;
     this._version++;
     return true;
@@ -250,7 +264,7 @@ export class Store {
     const e = this.entries.get(app);
     if (!e) return undefined;
     const info = this.infoOf(e);
-    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: partText(c), writtenAt: c.writtenAt }));
+    const families = [...e.chunks].map(([name, c]) => ({ name, type: c.type, help: c.help, text: chunkText(c), writtenAt: c.writtenAt }));
     return { info, families };
   }
 
@@ -262,16 +276,17 @@ export class Store {
   /** One family's stored sample lines for an app (read-only), without materializing the rest of the entry. */
   familyText(app: string, family: string): string | undefined {
     const c = this.entries.get(app)?.chunks.get(family);
-    return c && partText(c);
+    return c && chunkText(c);
   }
 
   /**
-   * Every entry as held now, for snapshots: O(apps) references, no copy.
-   * Entries are never mutated once stored (an update swaps in a new one), so
-   * the caller may serialize them later, off the hot path, and still get one
-   * consistent point in time.
+   * Every entry as held now, for snapshots: O(apps) references, no copy
+   * (chunks still as sent are rendered first). Entries handed out are never
+   * mutated (an update swaps in a new one), so the caller may serialize them
+   * later, off the hot path, and still get one consistent point in time.
    */
   storedEntries(): StoredEntry[] {
+    this.materializePending();
     return [...this.entries.values()];
   }
 
@@ -321,7 +336,7 @@ export class Store {
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true }, own);
       const writtenAt = Number.isFinite(c.writtenAt) ? c.writtenAt! : r.updatedAt;
-      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series, writtenAt });
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series, writtenAt, asSent: undefined, firstLine: 0 });
       series += c.series;
     }
     packChunks(chunks); // a copy: the entry must not pin the snapshot file's buffer
@@ -335,6 +350,7 @@ export class Store {
    * and each holder's pre-rendered sample lines. Used by the render cache.
    */
   forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>) => void): void {
+    this.materializePending();
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
@@ -358,6 +374,8 @@ export class Store {
     let own: Map<string, MetricType> | undefined;
     const now = this.now();
     let start = 0;
+    let firstLine = 0;
+    const asSent = prepared.asSent;
     for (const family of prepared.families) {
       // A family the app already holds as the same kind was checked when it
       // was stored, and no app could have added a conflict since (it would
@@ -368,8 +386,10 @@ export class Store {
       const slot = this.families.get(family.name);
       const name = slot?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : sharedHelp(slot, family.help);
-      next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data, start, bytes: family.bytes, series: family.series, writtenAt: now });
+      if (asSent) next.set(name, { type: family.type, declared: family.typeDeclared, help, data: NO_BYTES, start: 0, bytes: family.bytes, series: family.series, writtenAt: now, asSent, firstLine });
+      else next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data!, start, bytes: family.bytes, series: family.series, writtenAt: now, asSent: undefined, firstLine: 0 });
       start += family.bytes;
+      firstLine += family.series;
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
@@ -383,6 +403,9 @@ export class Store {
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
     if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
     this.replaceEntry(old, entry);
+    // (A merge has just rendered every chunk it keeps: packChunks.)
+    if (asSent && !merge) this.pending.add(app);
+    else this.pending.delete(app);
     this._version++;
     return series;
   }
@@ -445,6 +468,22 @@ export class Store {
     if (!slot) return undefined;
     for (const [holder, chunk] of slot.holders) if (holder !== app) return { app: holder, type: chunk.type };
     return undefined;
+  }
+
+  /**
+   * Render every chunk still held as sent (one new buffer per entry, as
+   * packChunks packs a merge), before anything reads the stored bytes
+   * directly. Only the representation changes, and only of entries never
+   * handed out: storedEntries renders before it hands entries out.
+   */
+  private materializePending(): void {
+    for (const app of this.pending) {
+      const entry = this.entries.get(app);
+      if (!entry) continue;
+      packChunks(entry.chunks);
+      for (const [name, chunk] of entry.chunks) this.families.get(name)!.holders.set(app, chunk);
+    }
+    this.pending.clear();
   }
 
   /**
@@ -553,8 +592,10 @@ export interface PreparedFamily extends FamilyKind {
  */
 export interface PreparedEntry {
   families: PreparedFamily[];
-  /** An exact-size buffer of its own (never a slice of a pool or of other memory). */
-  data: Uint8Array;
+  /** The rendered lines: an exact-size buffer of its own (never a slice of a pool or of other memory). Or, instead, `asSent`. */
+  data?: Uint8Array;
+  /** The lines as sent, rendered when first read; each family's lines follow the previous family's. */
+  asSent?: LinesAsSent;
   series: number;
 }
 
@@ -563,18 +604,16 @@ export interface PreparedEntry {
  * the added labels would make two series of a family the same.
  */
 export function prepareEntry(app: string, payload: ParsedPayload, added: readonly Label[], defaults?: readonly Label[]): PreparedEntry {
-  const families: PreparedFamily[] = [];
-  const texts: string[] = [];
+  const kept = payload.families.filter((f) => f.samples.length > 0);
+  if (added.length) for (const family of kept) checkOverriddenDuplicates(app, family, added);
+  const preparedFamily = (f: Family, bytes: number): PreparedFamily => ({ name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length });
+  // A push with added labels (the usual) is kept as sent until read: see LinesAsSent.
+  const deferred = renderSamplesAsSent(kept, added, defaults);
+  if (deferred) return { families: kept.map((f, i) => preparedFamily(f, deferred.sizes[i]!)), asSent: deferred.asSent, series: payload.series };
+  const texts = kept.map((f) => renderSamples(f, added, defaults));
+  const families = kept.map((f, i) => preparedFamily(f, Buffer.byteLength(texts[i]!)));
   let total = 0;
-  for (const family of payload.families) {
-    if (family.samples.length === 0) continue;
-    if (added.length) checkOverriddenDuplicates(app, family, added);
-    const text = renderSamples(family, added, defaults);
-    const bytes = Buffer.byteLength(text);
-    families.push({ name: family.name, type: family.type, typeDeclared: family.typeDeclared, help: family.help, bytes, series: family.samples.length });
-    texts.push(text);
-    total += bytes;
-  }
+  for (const f of families) total += f.bytes;
   const data = Buffer.allocUnsafeSlow(total) as RawWriteBuffer;
   let at = 0;
   for (let i = 0; i < texts.length; i++) at += writeText(data, texts[i]!, at, families[i]!.bytes);
@@ -605,10 +644,26 @@ export function partText(p: RenderPart): string {
   return partBytes(p).toString('utf8');
 }
 
+/** A chunk's rendered text, rendering it on the side if it is still as sent (the chunk stays as it is). */
+function chunkText(c: Chunk): string {
+  if (!c.asSent) return partText(c);
+  const bytes = Buffer.allocUnsafe(c.bytes);
+  writeChunk(c, bytes, 0);
+  return bytes.toString('utf8');
+}
+
+/** Write a chunk's rendered lines at `at`; returns the offset after them. */
+function writeChunk(c: Chunk, dst: Uint8Array, at: number): number {
+  const end = c.asSent ? writeAsSent(c.asSent, c.firstLine, c.series, dst, at) : (dst.set(partBytes(c), at), at + c.bytes);
+  if (end !== at + c.bytes) throw new Error(`store: a chunk of ${c.bytes} bytes rendered as ${end - at}`); // a bug, not bad input
+  return end;
+}
+
 /**
- * Copy every chunk's bytes into one new exact-size off-heap buffer (a
- * restored or merged entry), replacing the chunk objects (they may be
- * shared with the entry being replaced).
+ * Copy every chunk's rendered bytes (rendering those still as sent) into
+ * one new exact-size off-heap buffer (a restored, merged or first-read
+ * entry), replacing the chunk objects (they may be shared with the entry
+ * being replaced).
  */
 function packChunks(chunks: Map<string, Chunk>): void {
   let total = 0;
@@ -617,9 +672,8 @@ function packChunks(chunks: Map<string, Chunk>): void {
   const data = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (const [name, c] of chunks) {
-    data.set(partBytes(c), at);
-    chunks.set(name, { ...c, data, start: at });
-    at += c.bytes;
+    chunks.set(name, { ...c, data, start: at, asSent: undefined, firstLine: 0 });
+    at = writeChunk(c, data, at);
   }
 }
 

@@ -21,6 +21,10 @@ function prepare(job: PrepareJob): PrepareResult {
 parentPort!.on('message', (jobs: PrepareJob[]) => {
   const results = jobs.map(prepare);
   const transfer: ArrayBuffer[] = [];
-  for (const r of results) if (r.prepared) transfer.push(r.prepared.data.buffer as ArrayBuffer);
+  for (const r of results) {
+    const p = r.prepared;
+    if (p?.data) transfer.push(p.data.buffer as ArrayBuffer);
+    if (p?.asSent) transfer.push(p.asSent.bytes.buffer as ArrayBuffer, p.asSent.lines.buffer as ArrayBuffer);
+  }
   parentPort!.postMessage(results, transfer);
 });

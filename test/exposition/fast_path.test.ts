@@ -1,7 +1,8 @@
 // The parser's canonical-line fast path and the lazy TextSample must be
 // invisible: every input gives the same result (model, or error class, code,
 // message and line) with the fast path as with the general path alone, and
-// renders to the same text, with and without extra labels.
+// renders to the same text, with and without extra labels. So must the
+// store's deferred render (lines kept as sent, labels spliced in later).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,8 @@ import { ProxyError } from '../../src/errors.js';
 import { TextSample, labelNamesMask } from '../../src/exposition/model.js';
 import type { Label, ParsedPayload } from '../../src/exposition/model.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import { renderFamilies, renderSamples } from '../../src/exposition/text_render.js';
+import { renderFamilies, renderSamples, renderSamplesAsSent, writeAsSent } from '../../src/exposition/text_render.js';
+import type { Family } from '../../src/exposition/model.js';
 import { CASES } from './cases.js';
 import { plain } from './plain.js';
 
@@ -40,8 +42,38 @@ function assertSame(text: string, maxSeries?: number): boolean {
   assert.deepStrictEqual(plain(fast.ok), plain(general.ok), show);
   for (const extra of EXTRA_SETS) {
     assert.equal(renderFamilies(fast.ok.families, extra), renderFamilies(general.ok.families, extra), `${show} with ${JSON.stringify(extra)}`);
+    for (const defaults of DEFAULT_SETS) assertAsSentSame(fast.ok.families, extra, defaults, show);
   }
   return true;
+}
+
+const DEFAULT_SETS: Label[][] = [[], [{ name: 'instance', value: '' }], [{ name: 'a', value: 'd' }]];
+let asSentRendered = 0;
+
+/**
+ * Each family's lines as sent, written by writeAsSent, equal renderSamples
+ * of it; undefined from renderSamplesAsSent only when there are no added
+ * labels, no canonical line or a non-ASCII payload.
+ */
+function assertAsSentSame(families: Family[], extra: Label[], defaults: Label[], show: string): void {
+  const kept = families.filter((f) => f.samples.length > 0);
+  const deferred = renderSamplesAsSent(kept, extra, defaults);
+  const expected = kept.map((f) => renderSamples(f, extra, defaults));
+  if (!deferred) {
+    const canonical = kept.some((f) => f.samples.some((s) => TextSample.lineText(s) !== undefined));
+    const ascii = kept.every((f) => f.samples.every((s) => TextSample.lineText(s) === undefined || /^[\x00-\x7f]*$/.test(TextSample.lineText(s)!)));
+    assert.ok(extra.length + defaults.length === 0 || !canonical || !ascii, `${show}: not deferred with ${JSON.stringify(extra)}`);
+    return;
+  }
+  asSentRendered++;
+  let first = 0;
+  kept.forEach((f, i) => {
+    const out = Buffer.alloc(deferred.sizes[i]! + 8, 0x2a); // room past the end, to catch writes beyond it
+    const end = writeAsSent(deferred.asSent, first, f.samples.length, out, 0);
+    assert.equal(out.subarray(0, end).toString('utf8'), expected[i], `${show} with ${JSON.stringify(extra)} / defaults ${JSON.stringify(defaults)}, family ${f.name}`);
+    assert.equal(end, deferred.sizes[i], `${show}: size of family ${f.name}`);
+    first += f.samples.length;
+  });
 }
 
 // A small deterministic PRNG so failures reproduce.
@@ -124,7 +156,9 @@ function mutate(line: string, r: () => number): string {
 
 describe('fast path == general path', () => {
   it('for every case of the table', () => {
+    asSentRendered = 0;
     for (const c of CASES) assertSame(c.input, c.opts?.maxSeries);
+    assert.ok(asSentRendered > 50, `the deferred render was compared for ${asSentRendered} accepted cases`);
   });
 
   it('for random payloads of canonical lines with random edits (duplicates, order, blanks, CRLF)', () => {
@@ -245,5 +279,73 @@ describe('TextSample', () => {
   it('renders non-adjacent and CRLF lines one by one', () => {
     const t = '# TYPE m gauge\r\nm{a="1"} 1\r\n# x\r\nm{a="2"} 2\r\n\r\nm{a="3"} 3';
     assert.equal(renderSamples(parseText(t).families[0]!, []), 'm{a="1"} 1\nm{a="2"} 2\nm{a="3"} 3\n');
+  });
+});
+
+describe('lines as sent (renderSamplesAsSent, writeAsSent)', () => {
+  const grouping: Label[] = [{ name: 'job', value: 'j' }, { name: 'instance', value: 'i\\"1' }];
+
+  /** Every family's lines written one after another, as the store packs an entry. */
+  function written(families: Family[], extra: Label[], defaults: Label[] = []): string | undefined {
+    const d = renderSamplesAsSent(families, extra, defaults);
+    if (!d) return undefined;
+    const out = Buffer.alloc(d.sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    let first = 0;
+    for (const f of families) {
+      at = writeAsSent(d.asSent, first, f.samples.length, out, at);
+      first += f.samples.length;
+    }
+    assert.equal(at, out.length);
+    return out.toString('utf8');
+  }
+
+  it('splices the added labels into a push, before `}` or as `{...}` after the name', () => {
+    const p = parseText('# HELP m A help.\n# TYPE m counter\nm{a="1"} 1\nm 2 17\nn{b="x"} 3\n');
+    assert.equal(written(p.families, grouping), 'm{a="1",job="j",instance="i\\"1"} 1\nm{job="j",instance="i\\"1"} 2 17\nn{b="x",job="j",instance="i\\"1"} 3\n');
+  });
+
+  it('drops CR, adds the missing last newline and skips what lies between lines, as renderSamples', () => {
+    const p = parseText('m{a="1"} 1\r\n# x\r\nm{a="2"} 2\n\n  \nm{a="3"} 3');
+    assert.equal(written(p.families, grouping), renderSamples(p.families[0]!, grouping));
+    assert.equal(written(p.families, grouping), 'm{a="1",job="j",instance="i\\"1"} 1\nm{a="2",job="j",instance="i\\"1"} 2\nm{a="3",job="j",instance="i\\"1"} 3\n');
+  });
+
+  it('renders whole, in place, the lines it cannot splice: a replaced label, replaced labels, a sample not from the payload', () => {
+    const p = parseText('m{a="1"} 1\nm{job="old",a="2"} 2\nm{a="3"} 3\nm{a="4"} 4\n');
+    const f = p.families[0]!;
+    f.samples[2]!.labels = [{ name: 'a', value: 'three' }];
+    f.samples.push({ name: 'm', labels: [{ name: 'a', value: '5' }], value: '5' });
+    assert.equal(written(p.families, grouping, [{ name: 'instance', value: '' }]), renderSamples(f, grouping, [{ name: 'instance', value: '' }]));
+    assert.equal(
+      written(p.families, grouping),
+      'm{a="1",job="j",instance="i\\"1"} 1\nm{a="2",job="j",instance="i\\"1"} 2\nm{a="three",job="j",instance="i\\"1"} 3\nm{a="4",job="j",instance="i\\"1"} 4\nm{a="5",job="j",instance="i\\"1"} 5\n',
+    );
+  });
+
+  it('defaults alone are added labels too', () => {
+    const p = parseText('m{a="1"} 1\nm{instance="x"} 2\n');
+    assert.equal(written(p.families, [], [{ name: 'instance', value: '' }]), 'm{a="1",instance=""} 1\nm{instance="x"} 2\n');
+  });
+
+  it('is not used where it gains nothing or cannot be done: no added labels, no canonical line, a payload that is not ASCII', () => {
+    assert.equal(renderSamplesAsSent(parseText('m{a="1"} 1\n').families, []), undefined);
+    assert.equal(renderSamplesAsSent(parseText('m{a="1"} 1\n', { generalPathOnly: true }).families, grouping), undefined);
+    const utf8 = parseText('m{a="é"} 1\nm{a="2"} 2\n');
+    assert.equal(renderSamplesAsSent(utf8.families, grouping), undefined);
+    assert.equal(renderSamples(utf8.families[0]!, grouping), 'm{a="é",job="j",instance="i\\"1"} 1\nm{a="2",job="j",instance="i\\"1"} 2\n');
+  });
+
+  it('keeps non-ASCII added label values as UTF-8', () => {
+    const p = parseText('m{a="1"} 1\nm 2\n');
+    const extra = [{ name: 'site', value: 'Zürich' }];
+    assert.equal(written(p.families, extra), 'm{a="1",site="Zürich"} 1\nm{site="Zürich"} 2\n');
+  });
+
+  it('holds nothing of the payload string: its bytes are copied', () => {
+    const p = parseText('m{a="1"} 1\n');
+    const d = renderSamplesAsSent(p.families, grouping)!;
+    assert.ok(d.asSent.bytes instanceof Uint8Array && d.asSent.lines instanceof Int32Array);
+    assert.deepStrictEqual(Object.keys(d.asSent).sort(), ['bareAt', 'bytes', 'commaAt', 'commaLength', 'lines']);
   });
 });

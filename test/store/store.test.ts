@@ -261,3 +261,36 @@ test('render buffers: a held body is never overwritten; a released one is reused
   const backings = new Set([r1, r3, r4, r5].map((r) => r.body.buffer));
   assert.ok(backings.size <= 3, `renders reuse released memory (${backings.size} allocations for 4 renders)`);
 });
+
+test('an update with added labels is kept as sent until read, and every read gives the rendered text', () => {
+  const s = newStore({ appLabel: 'app' });
+  const labels = [{ name: 'job', value: 'j' }];
+  s.put('a', '# HELP m Help.\n# TYPE m counter\nm{x="1"} 1\nm 2\nn{y="2"} 3\n', { labels });
+  // Reads that do not render the entry: one family's text, the whole app.
+  assert.equal(s.store.familyText('a', 'm'), 'm{x="1",job="j",app="a"} 1\nm{job="j",app="a"} 2\n');
+  assert.deepStrictEqual(
+    s.store.getApp('a')!.families.map((f) => f.text),
+    ['m{x="1",job="j",app="a"} 1\nm{job="j",app="a"} 2\n', 'n{y="2",job="j",app="a"} 3\n'],
+  );
+  // A merge onto it renders the families it keeps.
+  s.put('a', 'n{y="3"} 4\no 5\n', { labels, mode: 'merge' });
+  assert.equal(s.store.familyText('a', 'm'), 'm{x="1",job="j",app="a"} 1\nm{job="j",app="a"} 2\n');
+  s.put('b', 'm{x="1"} 6\n', { labels });
+  s.put('c', 'm{x="1"} 7\n', { labels });
+  s.store.remove('c');
+  assert.equal(
+    s.text(),
+    '# HELP m Help.\n# TYPE m counter\nm{x="1",job="j",app="a"} 1\nm{job="j",app="a"} 2\nm{x="1",job="j",app="b"} 6\n' +
+      '# TYPE n untyped\nn{y="3",job="j",app="a"} 4\n# TYPE o untyped\no{job="j",app="a"} 5\n',
+  );
+  // A snapshot sees rendered bytes, and they stay as they are when the app is pushed again.
+  s.put('b', 'm{x="1"} 8\n', { labels });
+  const entries = s.store.storedEntries();
+  const b = entries.find((e) => e.app === 'b')!;
+  const [, chunk] = [...b.chunks][0]!;
+  const bytes = () => Buffer.from(chunk.data.subarray(chunk.start, chunk.start + chunk.bytes)).toString();
+  assert.equal(bytes(), 'm{x="1",job="j",app="b"} 8\n');
+  s.put('b', 'm{x="1"} 9\n', { labels });
+  assert.match(s.text(), /m\{x="1",job="j",app="b"\} 9\n/);
+  assert.equal(bytes(), 'm{x="1",job="j",app="b"} 8\n');
+});
