@@ -138,6 +138,20 @@ export class TextSample implements Sample {
   }
 }
 
+/**
+ * Whether some sample has a label named in `names`; `mask` is their
+ * labelNamesMask, which rules most samples out without parsing their labels.
+ */
+export function someSampleHasLabelIn(samples: readonly Sample[], mask: number, names: ReadonlySet<string>): boolean {
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i]!;
+    if (!TextSample.mayHaveLabelIn(s, mask)) continue;
+    const labels = s.labels;
+    for (let k = 0; k < labels.length; k++) if (names.has(labels[k]!.name)) return true;
+  }
+  return false;
+}
+
 /** The label mask of these label names, for TextSample.mayHaveLabelIn. */
 export function labelNamesMask(names: Iterable<{ readonly name: string }>): number {
   let mask = 0;

@@ -74,10 +74,12 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
     // is replaced for fastify so a media type it cannot parse is not a 415.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) => done(null, body));
-    scope.addHook('onRequest', async (request) => {
+    // (A callback hook, not an async one: no promise per push.)
+    scope.addHook('onRequest', (request, _reply, done) => {
       const headers = request.raw.headers;
       ORIGINAL_CONTENT_TYPE.set(request.raw, headers['content-type']);
       if (headers['content-type'] !== undefined) headers['content-type'] = 'application/octet-stream';
+      done();
     });
     scope.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
       const err =
@@ -100,7 +102,9 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
           deps.push.delete(key);
           return reply.code(202).send();
         }
-        const body = await decodeContent((request.body as Buffer | undefined) ?? EMPTY, request.headers['content-encoding'], deps.maxBodyBytes);
+        const raw = (request.body as Buffer | undefined) ?? EMPTY;
+        const encoding = request.headers['content-encoding'];
+        const body = encoding === undefined ? raw : await decodeContent(raw, encoding, deps.maxBodyBytes);
         let payload;
         try {
           payload = parseBody(body, ORIGINAL_CONTENT_TYPE.get(request.raw));

@@ -16,7 +16,7 @@
 
 import { DuplicateSeriesError, GroupingKeyError, ProxyError, quote } from '../errors.js';
 import type { Family, Label, ParsedPayload, Sample } from '../exposition/model.js';
-import { TextSample, labelNamesMask } from '../exposition/model.js';
+import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
 import type { Store } from '../store/store.js';
 import type { GroupingKey } from './grouping.js';
@@ -143,8 +143,7 @@ export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Famil
     if (f.name === PUSH_TIME || f.name === PUSH_FAILURE_TIME) continue;
     if (f.type === 'histogram' && grouping.has('le')) throw new GroupingKeyError(`grouping label "le" cannot be applied to histogram ${quote(f.name)}`);
     if (f.type === 'summary' && grouping.has('quantile')) throw new GroupingKeyError(`grouping label "quantile" cannot be applied to summary ${quote(f.name)}`);
-    const overridden = f.samples.some((s) => TextSample.mayHaveLabelIn(s, groupingMask) && s.labels.some((l) => grouping.has(l.name)));
-    if (overridden) checkCollapsed(f, grouping, key);
+    if (someSampleHasLabelIn(f.samples, groupingMask, grouping)) checkCollapsed(f, grouping, key);
     out.push(f);
   }
   return out;

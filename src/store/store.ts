@@ -9,7 +9,7 @@
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
-import { TextSample, labelNamesMask } from '../exposition/model.js';
+import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent } from '../exposition/text_render.js';
 
@@ -545,13 +545,11 @@ export class Store {
  * and `m` with app_label = "app"): /metrics would then hold a duplicate.
  * Checked only for families where a sample has such a label, O(samples) there.
  */
-function checkOverriddenDuplicates(app: string, family: Family, extra: readonly Label[]): void {
-  const overridden = (name: string) => extra.some((l) => l.name === name);
-  const mask = labelNamesMask(extra); // most samples are ruled out without parsing their labels
-  if (!family.samples.some((s) => TextSample.mayHaveLabelIn(s, mask) && s.labels.some((l) => overridden(l.name)))) return;
+function checkOverriddenDuplicates(app: string, family: Family, extra: readonly Label[], extraNames: ReadonlySet<string>, extraMask: number): void {
+  if (!someSampleHasLabelIn(family.samples, extraMask, extraNames)) return;
   const seen = new Map<string, string>();
   for (const s of family.samples) {
-    const kept = s.labels.filter((l) => !overridden(l.name) && l.value !== '').map((l) => `${l.name}="${l.value}"`);
+    const kept = s.labels.filter((l) => !extraNames.has(l.name) && l.value !== '').map((l) => `${l.name}="${l.value}"`);
     const key = s.name + '{' + kept.sort().join(',') + '}';
     const shown = s.name + '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}';
     const other = seen.get(key);
@@ -605,7 +603,11 @@ export interface PreparedEntry {
  */
 export function prepareEntry(app: string, payload: ParsedPayload, added: readonly Label[], defaults?: readonly Label[]): PreparedEntry {
   const kept = payload.families.filter((f) => f.samples.length > 0);
-  if (added.length) for (const family of kept) checkOverriddenDuplicates(app, family, added);
+  if (added.length) {
+    const names = new Set(added.map((l) => l.name));
+    const mask = labelNamesMask(added);
+    for (const family of kept) checkOverriddenDuplicates(app, family, added, names, mask);
+  }
   const preparedFamily = (f: Family, bytes: number): PreparedFamily => ({ name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length });
   // A push with added labels (the usual) is kept as sent until read: see LinesAsSent.
   const deferred = renderSamplesAsSent(kept, added, defaults);
