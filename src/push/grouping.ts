@@ -31,15 +31,18 @@ import { escapeLabelValue, isValidLabelName } from '../exposition/text_parse.js'
 export const BASE64_SUFFIX = '@base64';
 export const PUSH_PREFIX = '/metrics/job';
 
+/** Read-only: one key may serve many pushes (GroupingKeyCache). */
 export interface GroupingKey {
   /** Raw (unescaped) label values; `job` first, the rest sorted by name. */
-  labels: [name: string, value: string][];
+  readonly labels: readonly (readonly [name: string, value: string])[];
   /** The store's app name for this group. */
-  app: string;
+  readonly app: string;
   /** The grouping labels with escaped values, for Update.labels. */
-  storeLabels: Label[];
+  readonly storeLabels: readonly Label[];
+  /** The grouping label names. */
+  readonly names: ReadonlySet<string>;
   /** Whether the grouping key has an `instance` label. */
-  hasInstance: boolean;
+  readonly hasInstance: boolean;
 }
 
 /**
@@ -111,7 +114,29 @@ export function parseGroupingPath(rawUrl: string): GroupingKey {
 export function groupingKey(labels: [string, string][]): GroupingKey {
   const storeLabels = labels.map(([name, value]) => ({ name, value: escapeLabelValue(value) }));
   const app = storeLabels.map((l) => `${l.name}="${l.value}"`).join(',');
-  return { labels, app, storeLabels, hasInstance: labels.some(([n]) => n === 'instance') };
+  const names = new Set(labels.map(([n]) => n));
+  return { labels, app, storeLabels, names, hasInstance: names.has('instance') };
+}
+
+/**
+ * parseGroupingPath, remembering the keys of the last `size` distinct paths
+ * (a client pushes to the same few groups again and again). A hit also
+ * hands the store the same app name string as before, whose hash V8 has
+ * already computed. Paths that do not parse are not remembered.
+ */
+export class GroupingKeyCache {
+  private readonly keys = new Map<string, GroupingKey>();
+
+  constructor(private readonly size = 4096) {}
+
+  parse(rawUrl: string): GroupingKey {
+    let key = this.keys.get(rawUrl);
+    if (key !== undefined) return key;
+    key = parseGroupingPath(rawUrl);
+    if (this.keys.size >= this.size) this.keys.delete(this.keys.keys().next().value!); // the oldest
+    this.keys.set(rawUrl, key);
+    return key;
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DuplicateSeriesError, LimitError, ProxyError, TooLargeError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { parseGroupingPath, type GroupingKey } from './grouping.js';
+import { GroupingKeyCache, type GroupingKey } from './grouping.js';
 import { decodeContent, parseBody } from './body.js';
 import type { PushService } from './service.js';
 import { metricsJson } from './api_json.js';
@@ -68,6 +68,7 @@ function sendError(reply: FastifyReply, err: ProxyError): FastifyReply {
 
 export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): void {
   const startTime = deps.startTime ?? new Date();
+  const groupingKeys = new GroupingKeyCache();
   app.register(async (scope) => {
     // Any Content-Type (or none) is the push body as bytes; the format is
     // chosen from the original header, as the Pushgateway does. The header
@@ -97,7 +98,7 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
       const source = peerOf(request);
       let key: GroupingKey | undefined;
       try {
-        key = parseGroupingPath(request.raw.url ?? '');
+        key = groupingKeys.parse(request.raw.url ?? '');
         if (request.method === 'DELETE') {
           deps.push.delete(key);
           return reply.code(202).send();

@@ -121,7 +121,7 @@ export function lastValue(text: string | undefined): string | undefined {
 }
 
 /** The grouping labels replace same-named sample labels; `instance=""` goes where neither the key nor the sample has an instance. */
-function storeLabels(key: GroupingKey): { labels: Label[]; defaultLabels: Label[] } {
+function storeLabels(key: GroupingKey): { labels: readonly Label[]; defaultLabels: readonly Label[] } {
   return { labels: key.storeLabels, defaultLabels: key.hasInstance ? [] : EMPTY_INSTANCE };
 }
 
@@ -136,7 +136,7 @@ function timeFamily(name: string, help: string, value: string): Family {
  * sample's labels are only read when it may have a grouping label's name.
  */
 export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Family[] {
-  const grouping = new Set(key.labels.map(([n]) => n));
+  const grouping = key.names;
   const groupingMask = labelNamesMask(key.storeLabels);
   const out: Family[] = [];
   for (const f of payload.families) {
@@ -150,7 +150,7 @@ export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Famil
 }
 
 /** Two samples that differ only in labels the grouping key replaces would become one series. */
-function checkCollapsed(f: Family, grouping: Set<string>, key: GroupingKey): void {
+function checkCollapsed(f: Family, grouping: ReadonlySet<string>, key: GroupingKey): void {
   const seen = new Set<string>();
   for (const s of f.samples) {
     const k = seriesKey(s, grouping);
@@ -162,7 +162,7 @@ function checkCollapsed(f: Family, grouping: Set<string>, key: GroupingKey): voi
   }
 }
 
-function seriesKey(s: Sample, grouping: Set<string>): string {
+function seriesKey(s: Sample, grouping: ReadonlySet<string>): string {
   const parts: string[] = [];
   for (const l of s.labels) {
     if (grouping.has(l.name) || l.value === '') continue; // an empty value is no label

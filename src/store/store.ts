@@ -23,9 +23,9 @@ export interface Update {
   text?: string;
   payload?: ParsedPayload;
   /** Labels added to every sample, overriding same-named ones (escaped values). */
-  labels?: Label[];
+  labels?: readonly Label[];
   /** Labels added to every sample that has no label of that name (escaped values), before `labels`. */
-  defaultLabels?: Label[];
+  defaultLabels?: readonly Label[];
   /**
    * The payload already parsed and rendered by prepareEntry (a worker
    * thread) with this store's prepareOptions() for the update; instead of
@@ -416,11 +416,11 @@ export class Store {
    * labels added to its samples (its own `labels` and app_label, overriding
    * same-named ones) and the series limit per app.
    */
-  prepareOptions(update: Pick<Update, 'app' | 'labels'>): { labels: Label[]; maxSeries: number | undefined } {
+  prepareOptions(update: Pick<Update, 'app' | 'labels'>): { labels: readonly Label[]; maxSeries: number | undefined } {
     return { labels: this.addedLabels(update), maxSeries: this.opts.maxSeriesPerApp || undefined };
   }
 
-  private addedLabels(update: Pick<Update, 'app' | 'labels'>): Label[] {
+  private addedLabels(update: Pick<Update, 'app' | 'labels'>): readonly Label[] {
     const extra = update.labels ?? [];
     if (!this.opts.appLabel) return extra;
     if (extra.some((l) => l.name === this.opts.appLabel)) return extra;

@@ -19,8 +19,8 @@ export interface PrepareJob {
   app: string;
   text: string;
   /** The store's prepareOptions(update).labels. */
-  labels: Label[];
-  defaultLabels?: Label[];
+  labels: readonly Label[];
+  defaultLabels?: readonly Label[];
   maxSeries?: number;
   /** Sent again on its own after a worker died holding it with others. */
   alone?: boolean;
@@ -105,7 +105,7 @@ export class PreparePool {
   }
 
   /** Queue `update` (which has `text`) for a worker; it is delivered in submission order. */
-  submit(update: Update & { text: string }, labels: Label[], maxSeries: number | undefined): void {
+  submit(update: Update & { text: string }, labels: readonly Label[], maxSeries: number | undefined): void {
     if (this.closing) throw new ProxyError('the prepare pool is closed');
     const id = this.nextId++;
     const size = update.text.length;

@@ -4,11 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeBase64Value, labelsFromApp, parseGroupingPath } from '../../src/push/grouping.js';
+import { GroupingKeyCache, decodeBase64Value, labelsFromApp, parseGroupingPath } from '../../src/push/grouping.js';
 import { GroupingKeyError } from '../../src/errors.js';
 
 function labels(path: string): [string, string][] {
-  return parseGroupingPath(path).labels;
+  return parseGroupingPath(path).labels.map(([n, v]) => [n, v]);
 }
 
 function rejects(path: string, message: RegExp): void {
@@ -112,4 +112,20 @@ test('label names: valid, not reserved; repeated labels keep the last value; job
     ['l', '2'],
   ]);
   assert.deepEqual(labels('/metrics/job/x/job/2'), [['job', 'x']]);
+});
+
+test('GroupingKeyCache: a path seen before gives the same key object; bad paths throw every time; the oldest path goes first', () => {
+  const cache = new GroupingKeyCache(2);
+  const a = cache.parse('/metrics/job/a/instance/1');
+  assert.equal(cache.parse('/metrics/job/a/instance/1'), a, 'remembered');
+  assert.deepStrictEqual(a, parseGroupingPath('/metrics/job/a/instance/1'));
+  assert.equal(a.app, 'job="a",instance="1"');
+  assert.deepStrictEqual([...a.names], ['job', 'instance']);
+  for (let i = 0; i < 2; i++) assert.throws(() => cache.parse('/metrics/job//x'), GroupingKeyError);
+  const b = cache.parse('/metrics/job/b');
+  cache.parse('/metrics/job/c'); // evicts a, the oldest
+  assert.equal(cache.parse('/metrics/job/b'), b);
+  const a2 = cache.parse('/metrics/job/a/instance/1');
+  assert.notEqual(a2, a, 'parsed again after eviction');
+  assert.deepStrictEqual(a2, a);
 });

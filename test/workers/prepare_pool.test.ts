@@ -17,7 +17,7 @@ function pool(opts: Partial<ConstructorParameters<typeof PreparePool>[0]> = {}) 
   const delivered: Delivered[] = [];
   const pressure: boolean[] = [];
   const p = new PreparePool({ size: 2, deliver: (u, result) => delivered.push({ app: u.app, result }), onPressure: (h) => pressure.push(h), ...opts });
-  const submit = (app: string, text: string, labels = [] as { name: string; value: string }[], maxSeries?: number) => p.submit({ app, text, source: 't', receiver: 'tcp' }, labels, maxSeries);
+  const submit = (app: string, text: string, labels: readonly { name: string; value: string }[] = [], maxSeries?: number) => p.submit({ app, text, source: 't', receiver: 'tcp' }, labels, maxSeries);
   return { p, delivered, pressure, submit };
 }
 
