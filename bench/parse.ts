@@ -1,5 +1,7 @@
 // Micro-benchmark of the text ingest hot path: parseText, renderSamples (with
-// and without extra labels) and Store.put, in µs per series, side by side with
+// and without extra labels) and Store.put (with app_label set also followed by
+// the first read, which renders what a put with added labels keeps as
+// sent), in µs per series, side by side with
 // two baselines measured in the same run:
 //   * JSON.parse of the same text wrapped in a JSON object (`{"app":"..."}`),
 //     the floor any string-in, objects-out step pays;
@@ -216,6 +218,17 @@ function rowsFor(texts: string[]): Row[] {
         },
       },
     },
+    {
+      // A put with added labels keeps the lines as sent; the first read renders them.
+      what: 'Store.put, app_label set, read',
+      variants: {
+        new: () => {
+          app = (app + 1) % 100;
+          for (const t of texts) sink += storeApp.put({ app: `app${app}`, source: 'bench', receiver: 'tcp', text: t });
+          sink += storeApp.storedEntries().length;
+        },
+      },
+    },
   ];
   if (old) addBaseline(rows, old, texts, () => (app = (app + 1) % 100));
   return rows;
@@ -238,6 +251,10 @@ function addBaseline(rows: Row[], impl: Impl, texts: string[], nextApp: () => nu
     'renderSamples +2 labels': () => renderAll(parsed, impl.renderSamples, EXTRA),
     'Store.put (text)': put(store),
     'Store.put, app_label set': put(storeApp),
+    'Store.put, app_label set, read': () => {
+      put(storeApp)();
+      sink += storeApp.storedEntries().length;
+    },
   };
   for (const r of rows) if (variants[r.what]) r.variants.old = variants[r.what]!;
 }

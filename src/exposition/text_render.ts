@@ -159,7 +159,7 @@ export interface LinesAsSent {
    * then the added labels twice: `,a="x",b="y"` and `{a="x",b="y"}`.
    */
   readonly bytes: Uint8Array;
-  /** Per line, in family order: start, splice point (-1: none), end (before its newline) in `bytes`. */
+  /** Per line, in family order: start, splice point (-1: none), end (before its newline) in `bytes`. A view of the same ArrayBuffer as `bytes`, after them. */
   readonly lines: Int32Array;
   /** `,a="x"...` at bytes[commaAt, commaAt + commaLength): spliced in before a line's `}`. */
   readonly commaAt: number;
@@ -184,7 +184,9 @@ export function renderSamplesAsSent(families: readonly Family[], extraLabels: re
   const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
   let count = 0;
   for (const f of families) count += f.samples.length;
-  const lines = new Int32Array(3 * count);
+  // Filled here, then copied behind the bytes: one allocation per push, not two.
+  if (lineScratch.length < 3 * count) lineScratch = new Int32Array(3 * count);
+  const lines = lineScratch;
   const general: string[] = [];
   const sizes: number[] = [];
   let generalAt = text.length; // where the next line rendered whole goes
@@ -215,7 +217,12 @@ export function renderSamplesAsSent(families: readonly Family[], extraLabels: re
     sizes.push(size);
   }
   // Exact size, off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
-  const bytes = Buffer.allocUnsafeSlow(generalAt + 2 * commaLength + 1) as RawWriteBuffer;
+  const byteLength = generalAt + 2 * commaLength + 1;
+  const linesAt = Math.ceil(byteLength / 4) * 4;
+  const buffer = Buffer.allocUnsafeSlow(linesAt + 12 * count);
+  const bytes = buffer.subarray(0, byteLength) as RawWriteBuffer;
+  const table = new Int32Array(buffer.buffer, buffer.byteOffset + linesAt, 3 * count);
+  table.set(lines.subarray(0, 3 * count));
   bytes.latin1Write(text, 0, text.length);
   let at = text.length;
   for (const line of general) {
@@ -224,7 +231,7 @@ export function renderSamplesAsSent(families: readonly Family[], extraLabels: re
   }
   bytes.utf8Write(extra, at);
   bytes.utf8Write('{' + extra.slice(1) + '}', at + commaLength);
-  return { asSent: { bytes, lines, commaAt: at, commaLength, bareAt: at + commaLength }, sizes };
+  return { asSent: { bytes, lines: table, commaAt: at, commaLength, bareAt: at + commaLength }, sizes };
 }
 
 /**
@@ -266,6 +273,8 @@ type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: 
 
 const NL = 10;
 const RBRACE = 125;
+/** renderSamplesAsSent's line table while it is being filled. */
+let lineScratch = new Int32Array(3 * 1024);
 
 /** The payload of the first canonical sample line, if any. */
 function payloadText(families: readonly Family[]): string | undefined {
@@ -280,7 +289,7 @@ function payloadText(families: readonly Family[]): string | undefined {
 
 /** src[from, to) into dst at `at`; returns the offset after it. Short runs, the usual, by a loop rather than a native call. */
 function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
-  if (to - from > 128) {
+  if (to - from > 32) {
     dst.set(src.subarray(from, to), at);
     return at + to - from;
   }

@@ -24,7 +24,7 @@ parentPort!.on('message', (jobs: PrepareJob[]) => {
   for (const r of results) {
     const p = r.prepared;
     if (p?.data) transfer.push(p.data.buffer as ArrayBuffer);
-    if (p?.asSent) transfer.push(p.asSent.bytes.buffer as ArrayBuffer, p.asSent.lines.buffer as ArrayBuffer);
+    if (p?.asSent) transfer.push(p.asSent.bytes.buffer as ArrayBuffer); // its line table is a view of the same buffer
   }
   parentPort!.postMessage(results, transfer);
 });
