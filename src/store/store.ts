@@ -583,10 +583,11 @@ export interface PreparedFamily extends FamilyKind {
 }
 
 /**
- * A payload rendered for the store: every family with samples, its sample
+ * A payload prepared for the store: every family with samples, its sample
  * lines (with the added and default labels) packed in `data` in family
- * order. Depends on nothing but its arguments, so a worker thread can build
- * it (its `data` transferred, not copied); the store does the rest.
+ * order, or kept as sent in `asSent`. Depends on nothing but its arguments,
+ * so a worker thread can build it (its buffer transferred, not copied); the
+ * store does the rest.
  */
 export interface PreparedEntry {
   families: PreparedFamily[];
@@ -598,8 +599,10 @@ export interface PreparedEntry {
 }
 
 /**
- * Render `payload` as the store keeps it. Throws DuplicateSeriesError when
- * the added labels would make two series of a family the same.
+ * `payload` as the store keeps it: rendered, or, when labels are added to
+ * an ASCII payload, its lines as sent (LinesAsSent). Throws
+ * DuplicateSeriesError when the added labels would make two series of a
+ * family the same.
  */
 export function prepareEntry(app: string, payload: ParsedPayload, added: readonly Label[], defaults?: readonly Label[]): PreparedEntry {
   const kept = payload.families.filter((f) => f.samples.length > 0);
