@@ -309,6 +309,7 @@ export class Store {
         const old = this.entries.get(entry.app);
         if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit`);
         this.replaceEntry(old, entry);
+        this.pending.delete(entry.app);
         out.restored++;
         out.series += entry.series;
       } catch (err) {
@@ -611,11 +612,11 @@ export function prepareEntry(app: string, payload: ParsedPayload, added: readonl
     const mask = labelNamesMask(added);
     for (const family of kept) checkOverriddenDuplicates(app, family, added, names, mask);
   }
-  const preparedFamily = (f: Family, bytes: number): PreparedFamily => ({ name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length });
   // A push with added labels (the usual) is kept as sent until read: see LinesAsSent.
   const deferred = renderSamplesAsSent(kept, added, defaults);
   if (deferred) return { families: kept.map((f, i) => preparedFamily(f, deferred.sizes[i]!)), asSent: deferred.asSent, series: payload.series };
   const texts = kept.map((f) => renderSamples(f, added, defaults));
+  // (Rendered now: the lines are not ASCII, carry no added labels, or none is canonical.)
   const families = kept.map((f, i) => preparedFamily(f, Buffer.byteLength(texts[i]!)));
   let total = 0;
   for (const f of families) total += f.bytes;
@@ -623,6 +624,10 @@ export function prepareEntry(app: string, payload: ParsedPayload, added: readonl
   let at = 0;
   for (let i = 0; i < texts.length; i++) at += writeText(data, texts[i]!, at, families[i]!.bytes);
   return { families, data, series: payload.series };
+}
+
+function preparedFamily(f: Family, bytes: number): PreparedFamily {
+  return { name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length };
 }
 
 type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length: number): number };
