@@ -42,6 +42,8 @@ export interface ProxyOptions {
   onPoll?: (e: PollEvent) => void;
   /** The file the config came from; SIGHUP and POST /-/reload re-read it. */
   configPath?: string;
+  /** How long the store must see no update before it renders what it keeps as sent (ms; tests). */
+  quietRenderMs?: number;
 }
 
 export interface Addresses {
@@ -61,6 +63,7 @@ export class ExporterProxy {
   readonly http: FastifyInstance;
   private readonly receivers: { server: StreamServer; kind: 'tcp' | 'unix' }[] = [];
   private expiryTimer?: NodeJS.Timeout;
+  private quietRenderTimer?: NodeJS.Timeout;
   private started = false;
   private readonly now: () => number;
   /** Outbound HTTP for the poller and fan-out: pooled connections, shared. */
@@ -210,6 +213,7 @@ export class ExporterProxy {
     }
     this.applyPollTargets(config);
     this.scheduleExpiry();
+    this.scheduleQuietRender();
     this.persistence?.start();
     this.started = true;
     logger.info('exporter-proxy started', { http: `${addresses.http.host}:${addresses.http.port}`, tcp: addresses.tcp && `${addresses.tcp.host}:${addresses.tcp.port}`, unix: addresses.unix });
@@ -249,6 +253,7 @@ export class ExporterProxy {
     await this.poller?.stop();
     this.poller = undefined;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
+    if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
     await Promise.all(this.receivers.map((r) => (r.server.server.listening ? r.server.stop(deadline) : undefined)));
     if (ownsSocket) fs.rmSync(this.opts.config.receiver.unix.path, { force: true });
@@ -284,6 +289,22 @@ export class ExporterProxy {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     const ttls = [this.live.store.ttlMs, this.live.receiver.ttlMs ?? 0, this.live.httpPush.ttlMs ?? 0].filter((t) => t > 0);
     this.expiryTimer = setInterval(() => this.store.expire(), Math.max(10, Math.min(1000, ...ttls))).unref();
+  }
+
+  /**
+   * Pushes with added labels are kept as sent and rendered when first read
+   * (Store.renderPending). Once the store has seen no update for a tick,
+   * render them now, so the next scrape does not wait for it; under a
+   * steady stream of updates this never runs, and a group pushed again
+   * before the scrape costs no render.
+   */
+  private scheduleQuietRender(): void {
+    let seen = -1;
+    this.quietRenderTimer = setInterval(() => {
+      const version = this.store.version;
+      if (version === seen && this.store.pendingCount > 0) this.store.renderPending();
+      seen = version;
+    }, this.opts.quietRenderMs ?? 1000).unref();
   }
 
   /** Re-read the config file and apply it (SIGHUP, POST /-/reload). */

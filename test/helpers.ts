@@ -42,11 +42,11 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startProxy(opts: { extra?: string; receiver?: string; config?: Config } = {}): Promise<Running> {
+export async function startProxy(opts: { extra?: string; receiver?: string; config?: Config; quietRenderMs?: number } = {}): Promise<Running> {
   const dir = tempDir();
   const config = opts.config ?? testConfig(dir, opts.extra, opts.receiver);
   const logger = memoryLogger();
-  const proxy = new ExporterProxy({ config, logger, defaultMetrics: false });
+  const proxy = new ExporterProxy({ config, logger, defaultMetrics: false, quietRenderMs: opts.quietRenderMs });
   const addr = await proxy.start();
   return {
     proxy,

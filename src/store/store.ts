@@ -71,7 +71,7 @@ export interface RenderPart {
 /**
  * One app's contribution to one family: pre-rendered sample lines, or
  * (`asSent`) its lines as pushed, rendered when first read (see
- * materializePending).
+ * renderPending).
  */
 interface Chunk extends RenderPart {
   type: MetricType;
@@ -286,7 +286,7 @@ export class Store {
    * later, off the hot path, and still get one consistent point in time.
    */
   storedEntries(): StoredEntry[] {
-    this.materializePending();
+    this.renderPending();
     return [...this.entries.values()];
   }
 
@@ -351,7 +351,7 @@ export class Store {
    * and each holder's pre-rendered sample lines. Used by the render cache.
    */
   forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>) => void): void {
-    this.materializePending();
+    this.renderPending();
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
@@ -471,13 +471,19 @@ export class Store {
     return undefined;
   }
 
+  /** How many apps' entries may hold chunks not rendered yet (Chunk.asSent). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   /**
    * Render every chunk still held as sent (one new buffer per entry, as
-   * packChunks packs a merge), before anything reads the stored bytes
-   * directly. Only the representation changes, and only of entries never
+   * packChunks packs a merge). Readers of the stored bytes call it first;
+   * the app also calls it once updates pause, so the next scrape finds the
+   * work done. Only the representation changes, and only of entries never
    * handed out: storedEntries renders before it hands entries out.
    */
-  private materializePending(): void {
+  renderPending(): void {
     for (const app of this.pending) {
       const entry = this.entries.get(app);
       if (!entry) continue;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { startProxy } from '../helpers.js';
+import { startProxy, waitFor } from '../helpers.js';
 
 test('[http_push] defaults and values', () => {
   assert.deepEqual(configFromText('').httpPush, { enabled: true, maxBodyBytes: 16 * 1024 * 1024, ttlMs: undefined });
@@ -67,6 +67,21 @@ test('inside the proxy: pushes show in /metrics and /apps, body limit and ttl co
     assert.equal(bad.status, 400);
     assert.match(await (await fetch(p.url + '/-/metrics')).text(), /^exporter_proxy_rejected_total\{receiver="http_push",reason="parse"\} 1$/m);
     assert.ok(p.logs.some((l) => l.includes('push rejected') && l.includes('E_PARSE')), p.logs.join('\n'));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('inside the proxy: a push kept as sent is rendered once updates pause, before any scrape asks', async () => {
+  const p = await startProxy({ quietRenderMs: 200 }); // no render sooner than one full tick after the push
+  try {
+    const res = await fetch(p.url + '/metrics/job/j/instance/i', { method: 'PUT', body: 'some_metric{label="v"} 1\nother 2\n' });
+    assert.equal(res.status, 200);
+    assert.equal(p.proxy.store.pendingCount, 1, 'kept as sent right after the push');
+    await waitFor(() => p.proxy.store.pendingCount === 0, 3000, 'the quiet-time render');
+    const metrics = await (await fetch(p.url + '/metrics')).text();
+    assert.match(metrics, /^some_metric\{label="v",job="j",instance="i"\} 1$/m);
+    assert.match(metrics, /^other\{job="j",instance="i"\} 2$/m);
   } finally {
     await p.stop();
   }

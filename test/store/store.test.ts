@@ -294,3 +294,19 @@ test('an update with added labels is kept as sent until read, and every read giv
   assert.match(s.text(), /m\{x="1",job="j",app="b"\} 9\n/);
   assert.equal(bytes(), 'm{x="1",job="j",app="b"} 8\n');
 });
+
+test('renderPending renders what a put kept as sent, and nothing reads differently for it', () => {
+  const s = newStore();
+  s.put('a', 'm{x="1"} 1\n', { labels: [{ name: 'job', value: 'j' }] });
+  s.put('b', 'm{x="2"} 2\n');
+  assert.equal(s.store.pendingCount, 1, 'only the put with added labels');
+  const before = s.store.familyText('a', 'm');
+  s.store.renderPending();
+  assert.equal(s.store.pendingCount, 0);
+  assert.equal(s.store.familyText('a', 'm'), before);
+  assert.equal(s.text(), '# TYPE m untyped\nm{x="1",job="j"} 1\nm{x="2"} 2\n');
+  s.store.remove('a');
+  s.put('a', 'm{x="3"} 3\n', { labels: [{ name: 'job', value: 'j' }] });
+  s.store.remove('a');
+  assert.equal(s.store.pendingCount, 0, 'a removed entry is not waiting to be rendered');
+});
