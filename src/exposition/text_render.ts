@@ -35,6 +35,8 @@ export function renderSamples(family: Family, extraLabels: readonly Label[], def
   return extraLabels.length === 0 ? renderPlain(family.samples) : renderWithExtra(family.samples, extraLabels, defaultLabels);
 }
 
+const NONE: readonly Label[] = [];
+
 function renderPlain(samples: readonly Sample[]): string {
   // Joined once: the result is a fresh flat string (measured faster here
   // than a rope of slices, which Buffer.byteLength then has to flatten).
@@ -63,16 +65,7 @@ function renderPlain(samples: readonly Sample[]): string {
       out.push(runText.slice(runStart, runEnd), '\n');
       runText = undefined;
     }
-    const labels = s.labels;
-    let line = s.name;
-    if (labels.length > 0) {
-      line += '{' + labels[0]!.name + '="' + labels[0]!.value + '"';
-      for (let k = 1; k < labels.length; k++) line += ',' + labels[k]!.name + '="' + labels[k]!.value + '"';
-      line += '}';
-    }
-    line += ' ' + s.value;
-    if (s.timestamp !== undefined) line += ' ' + s.timestamp;
-    out.push(line, '\n');
+    out.push(renderLine(s, NONE, NONE), '\n');
   }
   if (runText !== undefined) out.push(runText.slice(runStart, runEnd), '\n');
   return out.join('');
@@ -110,7 +103,7 @@ function labelsText(labels: readonly Label[]): string {
   return out;
 }
 
-/** One sample line, without its newline, from the sample's fields (as renderWithExtra renders a line it cannot splice). */
+/** One sample line, without its newline, from the sample's fields (how a line that cannot be copied or spliced is rendered). */
 function renderLine(s: Sample, extraLabels: readonly Label[], defaults: readonly Label[]): string {
   const labels = s.labels;
   let own = '';
@@ -269,7 +262,8 @@ export function writeAsSent(a: LinesAsSent, first: number, count: number, dst: U
   return at;
 }
 
-type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number };
+/** Node's Buffer with its undocumented direct write methods (no per-call argument checks). */
+export type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number };
 
 const NL = 10;
 const RBRACE = 125;

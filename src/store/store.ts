@@ -11,7 +11,7 @@ import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameEr
 import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
 import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
-import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent } from '../exposition/text_render.js';
+import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent, type RawWriteBuffer } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
@@ -636,7 +636,6 @@ function preparedFamily(f: Family, bytes: number): PreparedFamily {
   return { name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length };
 }
 
-type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length: number): number };
 
 /** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; ASCII, the usual case, is a plain copy. */
 function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
