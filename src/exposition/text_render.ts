@@ -178,8 +178,11 @@ export function renderSamplesAsSent(families: readonly Family[], extraLabels: re
   let count = 0;
   for (const f of families) count += f.samples.length;
   // Filled here, then copied behind the bytes: one allocation per push, not two.
-  if (lineScratch.length < 3 * count) lineScratch = new Int32Array(3 * count);
-  const lines = lineScratch;
+  let lines = lineScratch;
+  if (lines.length < 3 * count) {
+    lines = new Int32Array(3 * count);
+    if (lines.length <= LINE_SCRATCH_MAX) lineScratch = lines; // a huge payload's table is not kept
+  }
   const general: string[] = [];
   const sizes: number[] = [];
   let generalAt = text.length; // where the next line rendered whole goes
@@ -267,7 +270,8 @@ export type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, l
 
 const NL = 10;
 const RBRACE = 125;
-/** renderSamplesAsSent's line table while it is being filled. */
+/** renderSamplesAsSent's line table while it is being filled; reused up to LINE_SCRATCH_MAX entries (1 MB). */
+const LINE_SCRATCH_MAX = 1 << 18;
 let lineScratch = new Int32Array(3 * 1024);
 
 /** The payload of the first canonical sample line, if any. */

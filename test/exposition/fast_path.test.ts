@@ -342,6 +342,15 @@ describe('lines as sent (renderSamplesAsSent, writeAsSent)', () => {
     assert.equal(written(p.families, extra), 'm{a="1",site="Zürich"} 1\nm{site="Zürich"} 2\n');
   });
 
+  it('renders a payload too big for the reused line table (which it does not keep) like a small one', () => {
+    let text = '# TYPE big counter\n';
+    for (let i = 0; i < 90_000; i++) text += `big{i="${i}"} ${i}\n`;
+    const big = parseText(text);
+    assert.equal(written(big.families, grouping), renderSamples(big.families[0]!, grouping));
+    const small = parseText('m{a="1"} 1\nm 2\n');
+    assert.equal(written(small.families, grouping), renderSamples(small.families[0]!, grouping));
+  });
+
   it('holds nothing of the payload string: its bytes are copied', () => {
     const p = parseText('m{a="1"} 1\n');
     const d = renderSamplesAsSent(p.families, grouping)!;
