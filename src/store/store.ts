@@ -387,8 +387,9 @@ export class Store {
       const slot = this.families.get(family.name);
       const name = slot?.name ?? ownCopy(family.name);
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : sharedHelp(slot, family.help);
-      if (asSent) next.set(name, { type: family.type, declared: family.typeDeclared, help, data: NO_BYTES, start: 0, bytes: family.bytes, series: family.series, writtenAt: now, asSent, firstLine });
-      else next.set(name, { type: family.type, declared: family.typeDeclared, help, data: prepared.data!, start, bytes: family.bytes, series: family.series, writtenAt: now, asSent: undefined, firstLine: 0 });
+      // Either its rendered bytes in the entry's buffer, or its lines as sent (see Chunk).
+      const data = asSent ? NO_BYTES : prepared.data!;
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, data, start: asSent ? 0 : start, bytes: family.bytes, series: family.series, writtenAt: now, asSent, firstLine: asSent ? firstLine : 0 });
       start += family.bytes;
       firstLine += family.series;
     }
