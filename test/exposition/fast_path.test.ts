@@ -351,10 +351,17 @@ describe('lines as sent (renderSamplesAsSent, writeAsSent)', () => {
     assert.equal(written(small.families, grouping), renderSamples(small.families[0]!, grouping));
   });
 
-  it('holds nothing of the payload string: its bytes are copied', () => {
-    const p = parseText('m{a="1"} 1\n');
+  it('holds nothing of the payload string: its bytes are copied into one buffer of its own, the line table behind them', () => {
+    const text = 'm{a="1"} 1\nm 2\n';
+    const p = parseText(text);
     const d = renderSamplesAsSent(p.families, grouping)!;
     assert.ok(d.asSent.bytes instanceof Uint8Array && d.asSent.lines instanceof Int32Array);
     assert.deepStrictEqual(Object.keys(d.asSent).sort(), ['bareAt', 'bytes', 'commaAt', 'commaLength', 'lines']);
+    const { bytes, lines } = d.asSent;
+    assert.equal(Buffer.from(bytes.subarray(0, text.length)).toString('latin1'), text, 'the payload, copied');
+    assert.equal(lines.buffer, bytes.buffer, 'one allocation');
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(lines.length, 3 * 2);
+    assert.equal(bytes.buffer.byteLength, lines.byteOffset + lines.byteLength, 'exact size: not a slice of a shared pool');
   });
 });
