@@ -5,6 +5,7 @@
 // aborted); fan-out routes are registered with the other routes.
 
 import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/config.js';
 import { ProxyError } from './errors.js';
 import { Store, type Update } from './store/store.js';
@@ -23,13 +24,14 @@ import { registerFanoutRoutes } from './fanout/routes.js';
 import { loadConfig } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { Persistence } from './store/persistence.js';
-import { serverFactory, installProtection, applyTimeouts, applyTls } from './http/protection.js';
+import { serverFactory, installProtection, applyTimeouts, applyTls, requestAllowed } from './http/protection.js';
 import { registerReloadRoute, type ReloadOutcome } from './http/reload_route.js';
 import { planReload } from './reload.js';
 import { cidrMatcher } from './net/cidr.js';
 import { decoderFactory } from './receivers/sockets.js';
 import { PushService, RECEIVER as PUSH_RECEIVER } from './push/service.js';
 import { registerPushRoutes } from './push/routes.js';
+import { rawPushRoute } from './push/raw_route.js';
 import { PreparePool, TOO_BIG_FOR_WORKER, workerCount } from './workers/prepare_pool.js';
 
 export interface ProxyOptions {
@@ -71,6 +73,8 @@ export class ExporterProxy {
   readonly fanout: FanoutGroups;
   /** The Pushgateway API ([http_push]); undefined when disabled. */
   readonly push?: PushService;
+  /** The push routes' fast path (before fastify), when http_push is enabled. */
+  private readonly rawPush?: (req: IncomingMessage, res: ServerResponse) => boolean;
   private poller?: Poller;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
@@ -111,6 +115,7 @@ export class ExporterProxy {
       ready: () => this.started,
       bodyLimit: config.http.maxBodyBytes,
       serverFactory: serverFactory(config.http),
+      fastPath: (req, res) => this.rawPush?.(req, res) ?? false,
       beforeRoutes: (app) =>
         installProtection(app, {
           config: () => this.live.http,
@@ -150,7 +155,7 @@ export class ExporterProxy {
     registerFanoutRoutes(this.http, { fanout: this.fanout, now: this.now });
     if (config.httpPush.enabled) {
       this.push = new PushService({ store: this.store, now: this.now, ttlMs: config.httpPush.ttlMs });
-      registerPushRoutes(this.http, {
+      const pushes = registerPushRoutes(this.http, {
         push: this.push,
         store: this.store,
         maxBodyBytes: config.httpPush.maxBodyBytes,
@@ -159,6 +164,11 @@ export class ExporterProxy {
           this.telemetry.rejected.inc({ receiver: PUSH_RECEIVER, reason: err.reason });
           logger.warn('push rejected', { app: ctx.app, source: ctx.source, method: ctx.method, code: err.code, err: err.message });
         },
+      });
+      this.rawPush = rawPushRoute(pushes, {
+        maxBodyBytes: config.httpPush.maxBodyBytes,
+        allowed: (req) => requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http),
+        closing: () => !this.started,
       });
     }
   }

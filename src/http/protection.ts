@@ -90,23 +90,27 @@ export interface AccessDeps {
   onReject: (reason: string, detail: string) => void;
 }
 
+/** Whether a request may go on: the credentials its access class needs, if any (admin credentials also open scrape routes). */
+export function requestAllowed(method: string, url: string, authorization: string | undefined, cfg: HttpConfig): boolean {
+  const cls = accessClass(method, url);
+  if (cls === 'open') return true;
+  const admin = cfg.adminAuth;
+  if (cls === 'scrape') return !cfg.scrapeAuth || credentialsMatch(authorization, cfg.scrapeAuth) || (admin !== undefined && credentialsMatch(authorization, admin));
+  return !admin || credentialsMatch(authorization, admin);
+}
+
 /**
  * Access control and refusal counting on a fastify instance; call before
  * routes are registered so every route gets the hook.
  */
 export function installProtection(app: FastifyInstance, deps: AccessDeps): void {
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const cls = accessClass(request.method, request.url);
-    if (cls === 'open') return;
+  // (A callback hook, not an async one: no promise per request.)
+  app.addHook('onRequest', (request, reply, done) => {
     const cfg = deps.config();
-    const header = request.headers.authorization;
-    const admin = cfg.adminAuth;
-    if (cls === 'scrape') {
-      if (!cfg.scrapeAuth || credentialsMatch(header, cfg.scrapeAuth) || (admin && credentialsMatch(header, admin))) return;
-      return refuse(reply, cfg.scrapeAuth, 'http.scrape_auth', request, deps);
-    }
-    if (!admin || credentialsMatch(header, admin)) return;
-    return refuse(reply, admin, 'http.admin_auth', request, deps);
+    if (requestAllowed(request.method, request.url, request.headers.authorization, cfg)) return done();
+    // Refused: answered here, so the request goes no further (done is not called).
+    if (accessClass(request.method, request.url) === 'scrape') refuse(reply, cfg.scrapeAuth!, 'http.scrape_auth', request, deps);
+    else refuse(reply, cfg.adminAuth!, 'http.admin_auth', request, deps);
   });
   // Bodies over http.max_body_bytes on routes without an error handler of
   // their own (the push API answers and counts its own, as receiver

@@ -20,6 +20,20 @@ export interface HttpDeps extends MetricsRouteDeps {
   serverFactory?: (handler: http.RequestListener) => http.Server;
   /** Runs before any route is registered (hooks that must cover every route: access control). */
   beforeRoutes?: (app: FastifyInstance) => void;
+  /**
+   * Sees each request before fastify (with serverFactory only): true when it
+   * has taken the request and answers it itself (the push fast path,
+   * push/raw_route.ts), false to leave it to fastify.
+   */
+  fastPath?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+}
+
+function withFastPath(factory: HttpDeps['serverFactory'], fastPath: HttpDeps['fastPath']): HttpDeps['serverFactory'] {
+  if (!factory || !fastPath) return factory;
+  return (handler) =>
+    factory((req, res) => {
+      if (!fastPath(req, res)) handler(req, res);
+    });
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -30,7 +44,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     requestTimeout: 60_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    serverFactory: deps.serverFactory,
+    serverFactory: withFastPath(deps.serverFactory, deps.fastPath),
     // A path the router cannot decode gets the plain-text 400 every other
     // refusal here gets (fastify's default is JSON).
     frameworkErrors: (error, req, reply) => {

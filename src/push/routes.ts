@@ -53,22 +53,107 @@ function version(): string {
 }
 
 /** `host:port` of the client, `[v6]:port` for IPv6. */
-export function peerOf(request: FastifyRequest): string {
-  const s = request.raw.socket;
+export function peerOf(request: IncomingMessage): string {
+  const s = request.socket;
   const host = s?.remoteAddress ?? 'unknown';
   return `${host.includes(':') ? `[${host}]` : host}:${s?.remotePort ?? 0}`;
 }
 
-function sendError(reply: FastifyReply, err: ProxyError): FastifyReply {
-  return reply
-    .code(err instanceof TooLargeError ? 413 : 400)
-    .type(TEXT)
-    .send(`${err.code}: ${err.message}\n`);
+/** What a push request is answered: the status, and a plain-text body for a refusal. */
+export interface PushAnswer {
+  status: number;
+  text?: string;
 }
 
-export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): void {
+const OK: PushAnswer = { status: 200 };
+const ACCEPTED: PushAnswer = { status: 202 };
+
+function refusal(err: ProxyError): PushAnswer {
+  return { status: err instanceof TooLargeError ? 413 : 400, text: `${err.code}: ${err.message}\n` };
+}
+
+/** A push request whose body has been read in full. */
+export interface PushRequest {
+  method: string;
+  /** The raw request URL (path and query), as the client sent it. */
+  url: string;
+  /** The Content-Type as sent (it chooses the format). */
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  body: Buffer;
+  /** The client, for the store's `source` and the logs. */
+  source: string;
+}
+
+/**
+ * PUT, POST and DELETE on a grouping-key path, whichever way the request
+ * came in (fastify's route, or rawPushRoute's fast path): parse, apply,
+ * and the answer. Refusals are ProxyErrors turned into answers, reported
+ * through onReject; anything else thrown is a bug and propagates.
+ * Synchronous unless the body has a Content-Encoding to undo.
+ */
+export class PushHandler {
+  private readonly groupingKeys = new GroupingKeyCache();
+
+  constructor(private readonly deps: Pick<PushRouteDeps, 'push' | 'maxBodyBytes' | 'onReject'>) {}
+
+  answer(req: PushRequest): PushAnswer | Promise<PushAnswer> {
+    if (req.contentEncoding === undefined || req.method === 'DELETE') return this.answerDecoded(req, req.body);
+    let key: GroupingKey;
+    try {
+      key = this.groupingKeys.parse(req.url); // a bad path is the error to report, before the body's
+    } catch (err) {
+      return this.refused(err, undefined, req);
+    }
+    return decodeContent(req.body, req.contentEncoding, this.deps.maxBodyBytes).then(
+      (body) => this.answerDecoded(req, body),
+      (err: unknown) => this.refused(err, key, req),
+    );
+  }
+
+  /** answer() of a request whose body is `body`, decoded already. */
+  answerDecoded(req: PushRequest, body: Buffer): PushAnswer {
+    let key: GroupingKey | undefined;
+    try {
+      key = this.groupingKeys.parse(req.url);
+      if (req.method === 'DELETE') {
+        this.deps.push.delete(key);
+        return ACCEPTED;
+      }
+      let payload;
+      try {
+        payload = parseBody(body, req.contentType);
+      } catch (err) {
+        // Inconsistent rather than malformed: the Pushgateway sets the failure time for these.
+        if (err instanceof DuplicateSeriesError || err instanceof LimitError) this.deps.push.recordFailure(key, req.source);
+        throw err;
+      }
+      this.deps.push.push(key, payload, req.method === 'PUT', req.source);
+      return OK;
+    } catch (err) {
+      return this.refused(err, key, req);
+    }
+  }
+
+  private refused(err: unknown, key: GroupingKey | undefined, req: PushRequest): PushAnswer {
+    if (!(err instanceof ProxyError)) throw err;
+    if (!this.deps.push.isStoreRejection(err)) this.deps.onReject?.(err, { source: req.source, app: key?.app, method: req.method });
+    return refusal(err);
+  }
+}
+
+function sendAnswer(reply: FastifyReply, answer: PushAnswer): FastifyReply {
+  reply.code(answer.status);
+  return answer.text === undefined ? reply.send() : reply.type(TEXT).send(answer.text);
+}
+
+/**
+ * Register the push API on `app`. Returns the PushHandler its push routes
+ * use, for rawPushRoute to serve the same requests without fastify.
+ */
+export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): PushHandler {
   const startTime = deps.startTime ?? new Date();
-  const groupingKeys = new GroupingKeyCache();
+  const pushes = new PushHandler(deps);
   app.register(async (scope) => {
     // Any Content-Type (or none) is the push body as bytes; the format is
     // chosen from the original header, as the Pushgateway does. The header
@@ -90,37 +175,20 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
             ? new TooLargeError(`request body is larger than http_push.max_body_bytes (${deps.maxBodyBytes} bytes)`)
             : undefined;
       if (!err) return reply.code(error.statusCode && error.statusCode >= 400 ? error.statusCode : 500).type(TEXT).send(`${error.message}\n`);
-      deps.onReject?.(err, { source: peerOf(request), method: request.method });
-      return sendError(reply, err);
+      deps.onReject?.(err, { source: peerOf(request.raw), method: request.method });
+      return sendAnswer(reply, refusal(err));
     });
 
-    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-      const source = peerOf(request);
-      let key: GroupingKey | undefined;
-      try {
-        key = groupingKeys.parse(request.raw.url ?? '');
-        if (request.method === 'DELETE') {
-          deps.push.delete(key);
-          return reply.code(202).send();
-        }
-        const raw = (request.body as Buffer | undefined) ?? EMPTY;
-        const encoding = request.headers['content-encoding'];
-        const body = encoding === undefined ? raw : await decodeContent(raw, encoding, deps.maxBodyBytes);
-        let payload;
-        try {
-          payload = parseBody(body, ORIGINAL_CONTENT_TYPE.get(request.raw));
-        } catch (err) {
-          // Inconsistent rather than malformed: the Pushgateway sets the failure time for these.
-          if (err instanceof DuplicateSeriesError || err instanceof LimitError) deps.push.recordFailure(key, source);
-          throw err;
-        }
-        deps.push.push(key, payload, request.method === 'PUT', source);
-        return reply.code(200).send();
-      } catch (err) {
-        if (!(err instanceof ProxyError)) throw err;
-        if (!deps.push.isStoreRejection(err)) deps.onReject?.(err, { source, app: key?.app, method: request.method });
-        return sendError(reply, err);
-      }
+    const handler = (request: FastifyRequest, reply: FastifyReply) => {
+      const answer = pushes.answer({
+        method: request.method,
+        url: request.raw.url ?? '',
+        contentType: ORIGINAL_CONTENT_TYPE.get(request.raw),
+        contentEncoding: request.headers['content-encoding'],
+        body: (request.body as Buffer | undefined) ?? EMPTY,
+        source: peerOf(request.raw),
+      });
+      return answer instanceof Promise ? answer.then((a) => sendAnswer(reply, a)) : sendAnswer(reply, answer);
     };
     for (const url of ['/metrics/job/*', '/metrics/job@base64/*']) {
       scope.route({ method: ['PUT', 'POST', 'DELETE'], url, bodyLimit: deps.maxBodyBytes, handler });
@@ -142,4 +210,5 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): v
       return reply.code(202).send();
     });
   });
+  return pushes;
 }

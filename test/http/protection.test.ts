@@ -78,12 +78,20 @@ test('admin_auth (bearer_token_file) guards POST /-/reload; admin credentials al
     assert.equal((await post({ authorization: basic('prom', 's3cret') })).status, 401, 'scrape credentials do not open admin routes');
     assert.equal((await post({ authorization: 'Bearer first-token' })).status, 200);
     assert.equal((await getText(`${p.url}/metrics`, { authorization: 'Bearer first-token' })).status, 200);
+    // Pushes (served before fastify when allowed: push/raw_route.ts) need the same credentials.
+    const push = async (headers: Record<string, string>) => (await fetch(`${p.url}/metrics/job/guarded`, { method: 'PUT', headers, body: 'm 1\n' })).status;
+    assert.equal(await push({}), 401);
+    assert.equal(p.proxy.store.has('job="guarded"'), false);
+    assert.equal(await push({ authorization: 'Bearer first-token' }), 200);
+    assert.equal(p.proxy.store.has('job="guarded"'), true);
     fs.writeFileSync(tokenFile, 'second-token\n');
     const r = await post({ authorization: 'Bearer first-token' });
     assert.equal(r.status, 200);
     assert.match(await r.text(), /applied: http\.admin_auth/);
     assert.equal((await post({ authorization: 'Bearer first-token' })).status, 401);
     assert.equal((await post({ authorization: 'Bearer second-token' })).status, 200);
+    assert.equal(await push({ authorization: 'Bearer first-token' }), 401);
+    assert.equal(await push({ authorization: 'Bearer second-token' }), 200);
   } finally {
     await p.stop();
   }

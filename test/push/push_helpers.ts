@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Store } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
 import { PushService } from '../../src/push/service.js';
-import { registerPushRoutes } from '../../src/push/routes.js';
+import { registerPushRoutes, type PushHandler } from '../../src/push/routes.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import type { ProxyError } from '../../src/errors.js';
 import { FIXTURES } from '../helpers.js';
@@ -16,6 +16,8 @@ export const PROTOBUF_CT = 'application/vnd.google.protobuf; proto=io.prometheus
 
 export interface PushRig {
   app: FastifyInstance;
+  /** What the push routes run (registerPushRoutes' result). */
+  handler: PushHandler;
   store: Store;
   push: PushService;
   clock: { now: number };
@@ -33,11 +35,12 @@ export function pushRig(opts: { maxBodyBytes?: number; ttlMs?: number; storeTtlM
   const push = new PushService({ store, now: () => clock.now, ttlMs: opts.ttlMs });
   const app = Fastify({ logger: false });
   const rejected: { code: string; message: string }[] = [];
-  registerPushRoutes(app, { push, store, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, onReject: (e: ProxyError) => void rejected.push({ code: e.code, message: e.message }) });
+  const handler = registerPushRoutes(app, { push, store, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, onReject: (e: ProxyError) => void rejected.push({ code: e.code, message: e.message }) });
   const cache = new RenderCache(store);
   const metrics = () => cache.current().body.toString('utf8');
   return {
     app,
+    handler,
     store,
     push,
     clock,
