@@ -67,14 +67,8 @@ export function decodeBase64Value(s: string, what: string): string {
  * allowed). `path` must start with `/metrics/job/` or `/metrics/job@base64/`.
  */
 export function parseGroupingPath(rawUrl: string): GroupingKey {
-  const q = rawUrl.indexOf('?');
-  const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-  let path: string;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    throw new GroupingKeyError(`invalid percent-encoding in path ${quote(rawPath)}`);
-  }
+  const path = decodedPath(rawUrl);
+  if (path === undefined) throw new GroupingKeyError(`invalid percent-encoding in path ${quote(rawPath(rawUrl))}`);
   let rest: string;
   let jobBase64 = false;
   if (path.startsWith(PUSH_PREFIX + BASE64_SUFFIX + '/')) {
@@ -110,6 +104,22 @@ export function parseGroupingPath(rawUrl: string): GroupingKey {
   return groupingKey(sorted);
 }
 
+function rawPath(rawUrl: string): string {
+  const q = rawUrl.indexOf('?');
+  return q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+}
+
+/** The URL's path, percent-decoded; undefined when its percent-encoding is malformed (or not UTF-8). */
+export function decodedPath(rawUrl: string): string | undefined {
+  const path = rawPath(rawUrl);
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Build the key from label pairs already in order (`job` first, rest sorted). */
 export function groupingKey(labels: [string, string][]): GroupingKey {
   const storeLabels = labels.map(([name, value]) => ({ name, value: escapeLabelValue(value) }));
@@ -128,6 +138,11 @@ export class GroupingKeyCache {
   private readonly keys = new Map<string, GroupingKey>();
 
   constructor(private readonly size = 4096) {}
+
+  /** Whether the URL's path decodes (see decodedPath); a remembered path does. */
+  pathDecodes(rawUrl: string): boolean {
+    return this.keys.has(rawUrl) || decodedPath(rawUrl) !== undefined;
+  }
 
   parse(rawUrl: string): GroupingKey {
     let key = this.keys.get(rawUrl);

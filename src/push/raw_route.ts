@@ -7,8 +7,8 @@
 // The push itself is PushHandler's, the same code fastify's route runs.
 //
 // Only requests the fast path answers exactly as fastify's route would are
-// taken: a plain body (no Content-Encoding, no chunked transfer) within the
-// body limit, access allowed, the server not closing. Everything else, and so
+// taken: a path that decodes, a plain body (no Content-Encoding, no chunked
+// transfer) within the body limit, access allowed, the server not closing. Everything else, and so
 // every refusal before the push is parsed (401, 413, 503, 404), goes to
 // fastify, which answers and counts it as before.
 
@@ -41,7 +41,7 @@ export function rawPushRoute(pushes: PushHandler, opts: RawPushRouteOptions): (r
     const method = req.method;
     if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return false;
     const url = req.url ?? '';
-    if (!isPushPath(url)) return false;
+    if (!isPushPath(url) || !pushes.pathDecodes(url)) return false;
     const headers = req.headers;
     if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     // Without Content-Length or Transfer-Encoding, HTTP/1.1 says the body is empty.

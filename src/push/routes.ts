@@ -97,6 +97,14 @@ export class PushHandler {
 
   constructor(private readonly deps: Pick<PushRouteDeps, 'push' | 'maxBodyBytes' | 'onReject'>) {}
 
+  /**
+   * Whether the URL's path decodes. One that does not is fastify's router's
+   * to refuse (E_BAD_URL), before any route: rawPushRoute leaves it to it.
+   */
+  pathDecodes(url: string): boolean {
+    return this.groupingKeys.pathDecodes(url);
+  }
+
   answer(req: PushRequest): PushAnswer | Promise<PushAnswer> {
     if (req.contentEncoding === undefined || req.method === 'DELETE') return this.answerDecoded(req, req.body);
     let key: GroupingKey;

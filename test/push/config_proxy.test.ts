@@ -67,6 +67,10 @@ test('inside the proxy: pushes show in /metrics and /apps, body limit and ttl co
     assert.equal(bad.status, 400);
     assert.match(await (await fetch(p.url + '/-/metrics')).text(), /^exporter_proxy_rejected_total\{receiver="http_push",reason="parse"\} 1$/m);
     assert.ok(p.logs.some((l) => l.includes('push rejected') && l.includes('E_PARSE')), p.logs.join('\n'));
+    // Over a real socket too, a path that does not decode is the router's plain-text 400 (push/raw_route.ts leaves it to fastify).
+    const badPath = await fetch(p.url + '/metrics/job/x/l/%ZZ', { method: 'PUT', body: 'm 1\n' });
+    assert.equal(badPath.status, 400);
+    assert.equal(await badPath.text(), 'E_BAD_URL: request path "/metrics/job/x/l/%ZZ" has a malformed percent-encoding\n');
   } finally {
     await p.stop();
   }

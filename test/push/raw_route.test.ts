@@ -121,7 +121,7 @@ test('what the fast path takes, it answers and stores as fastify does, request b
   }
 });
 
-test('encoded, chunked, too large, other methods and paths are left to fastify, which answers them', async () => {
+test('encoded, chunked, too large, other methods and paths, malformed paths are left to fastify, which answers them', async () => {
   const s = await serve({ maxBodyBytes: 64 });
   try {
     const cases: [Req, number][] = [
@@ -130,12 +130,14 @@ test('encoded, chunked, too large, other methods and paths are left to fastify, 
       [{ method: 'PUT', path: '/metrics/job/j', body: 'm 3\n'.repeat(20) }, 413],
       [{ method: 'GET', path: '/metrics/job/j' }, 404],
       [{ method: 'PUT', path: '/metrics/jobs/j', body: 'm 4\n' }, 404],
+      [{ method: 'PUT', path: '/metrics/job/j/l/%ZZ', body: 'm 5\n' }, 400], // the router's to refuse (E_BAD_URL in the proxy)
     ];
     for (const [r, status] of cases) assert.equal((await request(s.url, r)).status, status, `${r.method} ${r.path}`);
-    assert.deepEqual(s.handedOn, ['PUT /metrics/job/j', 'PUT /metrics/job/j', 'PUT /metrics/job/j', 'GET /metrics/job/j', 'PUT /metrics/jobs/j']);
+    assert.deepEqual(s.handedOn, ['PUT /metrics/job/j', 'PUT /metrics/job/j', 'PUT /metrics/job/j', 'GET /metrics/job/j', 'PUT /metrics/jobs/j', 'PUT /metrics/job/j/l/%ZZ']);
     assert.deepEqual(s.rig.lines().filter((l) => l.startsWith('m')), ['m{instance="",job="j"} 2']);
     assert.equal((await request(s.url, { method: 'PUT', path: '/metrics/job/j', body: 'm 5\n' })).status, 200);
-    assert.equal(s.handedOn.length, 5); // a plain push under the limit: the fast path's
+    assert.equal((await request(s.url, { method: 'PUT', path: '/metrics/job/j/l/%C3%A9', body: 'm 6\n' })).status, 200);
+    assert.equal(s.handedOn.length, 6); // plain pushes under the limit, on paths that decode: the fast path's
   } finally {
     await s.close();
   }
