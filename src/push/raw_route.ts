@@ -56,7 +56,7 @@ export function rawPushRoute(pushes: PushHandler, opts: RawPushRouteOptions): (r
       const body = chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
       let answer: PushAnswer;
       try {
-        answer = pushes.answerDecoded({ method, url, contentType: headers['content-type'], contentEncoding: undefined, body, source: peerOf(req) }, body);
+        answer = pushes.answerDecoded({ method, url, contentType: headers['content-type'], source: peerOf(req) }, body);
       } catch (err) {
         answer = { status: 500, text: `${(err as Error).message}\n` }; // a bug, as fastify would answer it
       }

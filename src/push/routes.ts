@@ -72,15 +72,13 @@ function refusal(err: ProxyError): PushAnswer {
   return { status: err instanceof TooLargeError ? 413 : 400, text: `${err.code}: ${err.message}\n` };
 }
 
-/** A push request whose body has been read in full. */
+/** A push request, as far as the answer depends on more than its body. */
 export interface PushRequest {
   method: string;
   /** The raw request URL (path and query), as the client sent it. */
   url: string;
   /** The Content-Type as sent (it chooses the format). */
   contentType: string | undefined;
-  contentEncoding: string | undefined;
-  body: Buffer;
   /** The client, for the store's `source` and the logs. */
   source: string;
 }
@@ -105,21 +103,22 @@ export class PushHandler {
     return this.groupingKeys.pathDecodes(url);
   }
 
-  answer(req: PushRequest): PushAnswer | Promise<PushAnswer> {
-    if (req.contentEncoding === undefined || req.method === 'DELETE') return this.answerDecoded(req, req.body);
+  /** The answer to `req` with its body as read, `contentEncoding` (if any) not undone yet. */
+  answer(req: PushRequest, body: Buffer, contentEncoding: string | undefined): PushAnswer | Promise<PushAnswer> {
+    if (contentEncoding === undefined || req.method === 'DELETE') return this.answerDecoded(req, body);
     let key: GroupingKey;
     try {
       key = this.groupingKeys.parse(req.url); // a bad path is the error to report, before the body's
     } catch (err) {
       return this.refused(err, undefined, req);
     }
-    return decodeContent(req.body, req.contentEncoding, this.deps.maxBodyBytes).then(
+    return decodeContent(body, contentEncoding, this.deps.maxBodyBytes).then(
       (body) => this.answerDecoded(req, body),
       (err: unknown) => this.refused(err, key, req),
     );
   }
 
-  /** answer() of a request whose body is `body`, decoded already. */
+  /** answer() of a request whose body is `body`, decoded already (or without a Content-Encoding). */
   answerDecoded(req: PushRequest, body: Buffer): PushAnswer {
     let key: GroupingKey | undefined;
     try {
@@ -188,14 +187,11 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): P
     });
 
     const handler = (request: FastifyRequest, reply: FastifyReply) => {
-      const answer = pushes.answer({
-        method: request.method,
-        url: request.raw.url ?? '',
-        contentType: ORIGINAL_CONTENT_TYPE.get(request.raw),
-        contentEncoding: request.headers['content-encoding'],
-        body: (request.body as Buffer | undefined) ?? EMPTY,
-        source: peerOf(request.raw),
-      });
+      const answer = pushes.answer(
+        { method: request.method, url: request.raw.url ?? '', contentType: ORIGINAL_CONTENT_TYPE.get(request.raw), source: peerOf(request.raw) },
+        (request.body as Buffer | undefined) ?? EMPTY,
+        request.headers['content-encoding'],
+      );
       return answer instanceof Promise ? answer.then((a) => sendAnswer(reply, a)) : sendAnswer(reply, answer);
     };
     for (const url of ['/metrics/job/*', '/metrics/job@base64/*']) {

@@ -637,7 +637,6 @@ function preparedFamily(f: Family, bytes: number): PreparedFamily {
   return { name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length };
 }
 
-
 /** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; ASCII, the usual case, is a plain copy. */
 function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
   // bytes === length only for pure ASCII; utf8Write scans every character.
