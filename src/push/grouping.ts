@@ -30,6 +30,8 @@ import { escapeLabelValue, isValidLabelName } from '../exposition/text_parse.js'
 
 export const BASE64_SUFFIX = '@base64';
 export const PUSH_PREFIX = '/metrics/job';
+/** The starts of every push path: fastify's push routes and the fast path (raw_route.ts) take exactly these. */
+export const PUSH_PATH_PREFIXES: readonly string[] = [PUSH_PREFIX + '/', PUSH_PREFIX + BASE64_SUFFIX + '/'];
 
 /** Read-only: one key may serve many pushes (GroupingKeyCache). */
 export interface GroupingKey {

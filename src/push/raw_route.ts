@@ -13,6 +13,7 @@
 // fastify, which answers and counts it as before.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PUSH_PATH_PREFIXES } from './grouping.js';
 import { peerOf, type PushAnswer, type PushHandler } from './routes.js';
 
 export interface RawPushRouteOptions {
@@ -27,9 +28,10 @@ export interface RawPushRouteOptions {
 const TEXT = 'text/plain; charset=utf-8';
 const EMPTY = Buffer.alloc(0);
 
-/** A push path of the Pushgateway API (what fastify's `/metrics/job/*` and `/metrics/job@base64/*` routes match). */
+/** A push path of the Pushgateway API (what fastify's push routes match). */
 function isPushPath(url: string): boolean {
-  return url.startsWith('/metrics/job/') || url.startsWith('/metrics/job@base64/');
+  for (const prefix of PUSH_PATH_PREFIXES) if (url.startsWith(prefix)) return true;
+  return false;
 }
 
 /**

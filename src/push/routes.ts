@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DuplicateSeriesError, LimitError, ProxyError, TooLargeError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { GroupingKeyCache, type GroupingKey } from './grouping.js';
+import { GroupingKeyCache, PUSH_PATH_PREFIXES, type GroupingKey } from './grouping.js';
 import { decodeContent, parseBody } from './body.js';
 import type { PushService } from './service.js';
 import { metricsJson } from './api_json.js';
@@ -194,8 +194,8 @@ export function registerPushRoutes(app: FastifyInstance, deps: PushRouteDeps): P
       );
       return answer instanceof Promise ? answer.then((a) => sendAnswer(reply, a)) : sendAnswer(reply, answer);
     };
-    for (const url of ['/metrics/job/*', '/metrics/job@base64/*']) {
-      scope.route({ method: ['PUT', 'POST', 'DELETE'], url, bodyLimit: deps.maxBodyBytes, handler });
+    for (const prefix of PUSH_PATH_PREFIXES) {
+      scope.route({ method: ['PUT', 'POST', 'DELETE'], url: `${prefix}*`, bodyLimit: deps.maxBodyBytes, handler });
     }
 
     scope.get('/api/v1/metrics', async (_request, reply) => reply.type('application/json').send({ status: 'success', data: metricsJson(deps.store) }));
