@@ -16,8 +16,18 @@ import { memoryLogger } from '../src/log.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
+const madeDirs: string[] = [];
+
+/**
+ * A new directory under the OS temp dir. Every one made is removed when the
+ * test file's process exits (node --test runs each file in its own), so a
+ * test that fails, or never removes its own, leaves nothing behind.
+ */
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'exporter-proxy-test-'));
+  if (madeDirs.length === 0) process.once('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exporter-proxy-test-'));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** A config for tests: everything on port 0 / a temp socket, plus `extra` TOML sections appended. */
