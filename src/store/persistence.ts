@@ -5,12 +5,16 @@
 //
 // File layout (all lengths in bytes):
 //
-//   exporter-proxy-snapshot v1 <sha256 of body, hex> <body length>\n
+//   exporter-proxy-snapshot v2 <sha256 of body, hex> <body length>\n
 //   body = meta line, then per app: one JSON line, then its families' text
 //   meta  = {"created":<ms>,"app_label":"...","apps":<n>}\n
 //   app   = ["app","source","receiver",updatedAt,expiresAt|null,
-//            [[family,type,declared(0|1),help|null,series,textBytes],...]]\n
+//            [[family,type,declared(0|1),help|null,series,textBytes,writtenAt],...]]\n
 //           followed by the families' pre-rendered sample text, raw, in order
+//
+// v1 (read, no longer written) is the same without writtenAt, the time a
+// family was last pushed (a POST keeps the others'): restored from v1, every
+// family takes its app's updatedAt.
 //
 // The text is stored as the store holds it (validated, escaped, labels
 // applied), so a restore needs no parsing; the checksum guarantees the bytes
@@ -31,7 +35,9 @@ import type { Logger } from '../log.js';
 import { OWN_PREFIX } from '../telemetry.js';
 
 export const SNAPSHOT_MAGIC = 'exporter-proxy-snapshot';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** Versions parseSnapshot reads: per family, v1 has 6 fields, v2 adds writtenAt. */
+const FAMILY_FIELDS: Record<string, number> = { 1: 6, 2: 7 };
 const HEADER_RE = /^exporter-proxy-snapshot v(\d+) ([0-9a-f]{64}) (\d+)\n/;
 const MAX_HEADER = 128;
 /** Serialize for at most this long before letting the event loop run. */
@@ -60,7 +66,8 @@ export interface WriteResult {
 /** Why a snapshot file cannot be used. */
 export class SnapshotError extends Error {}
 
-type AppLine = [string, string, string, number, number | null, [string, MetricType, 0 | 1, string | null, number, number][]];
+type FamilyLine = [string, MetricType, 0 | 1, string | null, number, number, number?];
+type AppLine = [string, string, string, number, number | null, FamilyLine[]];
 
 /**
  * Serialize `entries` and write them atomically to `file`. Yields to the
@@ -111,7 +118,7 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
       // Stored bytes are never written again (an update stores a new buffer), so a view stays valid across the time slices.
       const text = partBytes(c);
       texts.push(text);
-      fams.push([name, c.type, c.declared ? 1 : 0, c.help ?? null, c.series, text.length]);
+      fams.push([name, c.type, c.declared ? 1 : 0, c.help ?? null, c.series, text.length, c.writtenAt ?? e.updatedAt]);
       series += c.series;
     }
     const line: AppLine = [e.app, e.source, e.receiver, e.updatedAt, e.expiresAt ?? null, fams];
@@ -165,7 +172,8 @@ export function parseSnapshot(buf: Buffer): { meta: SnapshotMeta; entries: Store
   if (!head.startsWith(SNAPSHOT_MAGIC + ' ')) throw new SnapshotError('not an exporter-proxy snapshot (no header)');
   const m = HEADER_RE.exec(head);
   if (!m) throw new SnapshotError('malformed snapshot header');
-  if (Number(m[1]) !== SNAPSHOT_VERSION) throw new SnapshotError(`unsupported snapshot version v${m[1]} (this proxy reads v${SNAPSHOT_VERSION})`);
+  const familyFields = FAMILY_FIELDS[m[1]!];
+  if (familyFields === undefined) throw new SnapshotError(`unsupported snapshot version v${m[1]} (this proxy reads v1 and v${SNAPSHOT_VERSION})`);
   const start = m[0].length;
   const length = Number(m[3]);
   if (buf.length - start < length) throw new SnapshotError(`truncated: header announces ${length} bytes, file has ${buf.length - start}`);
@@ -189,8 +197,9 @@ export function parseSnapshot(buf: Buffer): { meta: SnapshotMeta; entries: Store
       if (!Array.isArray(a) || a.length !== 6 || !Array.isArray(a[5])) throw new SnapshotError(`app ${i + 1}: malformed line`);
       const chunks = new Map<string, StoredChunk>();
       for (const f of a[5]) {
-        if (!Array.isArray(f) || f.length !== 6 || !Number.isInteger(f[5]) || f[5] < 0 || pos + f[5] > body.length) throw new SnapshotError(`app ${i + 1}: malformed family`);
-        chunks.set(f[0], { type: f[1], declared: f[2] === 1, help: f[3] ?? undefined, series: f[4], data: body, start: pos, bytes: f[5] });
+        if (!Array.isArray(f) || f.length !== familyFields || !Number.isInteger(f[5]) || f[5] < 0 || pos + f[5] > body.length) throw new SnapshotError(`app ${i + 1}: malformed family`);
+        if (familyFields === 7 && !Number.isFinite(f[6])) throw new SnapshotError(`app ${i + 1}: malformed family (writtenAt)`);
+        chunks.set(f[0], { type: f[1], declared: f[2] === 1, help: f[3] ?? undefined, series: f[4], data: body, start: pos, bytes: f[5], writtenAt: f[6] });
         pos += f[5];
       }
       entries.push({ app: a[0], source: a[1], receiver: a[2], updatedAt: a[3], expiresAt: a[4] ?? undefined, chunks });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Registry } from 'prom-client';
 import { Store, textPart, type StoredEntry } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
-import { Persistence, parseSnapshot, writeSnapshot, SnapshotError, corruptName } from '../../src/store/persistence.js';
+import { Persistence, parseSnapshot, writeSnapshot, SnapshotError, corruptName, SNAPSHOT_VERSION } from '../../src/store/persistence.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { memoryLogger } from '../../src/log.js';
 import { tempDir } from '../helpers.js';
@@ -59,6 +59,36 @@ test('round trip: every app, family, header, label and time comes back; /metrics
   assert.equal(b.store.getApp('short')!.info.expiresAt, a.clock.t + 60_000, 'the expiry keeps counting from the original receive time');
   // The restored store keeps validating against what it restored.
   assert.throws(() => b.store.put({ app: 'other', source: 's', receiver: 'tcp', text: '# TYPE req_total gauge\nreq_total 1\n' }), /E_TYPE_CONFLICT|declared gauge/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('each family keeps its own push time across a restart (a POST leaves the others\' as they were)', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'snap');
+  const a = setup();
+  a.store.put({ app: 'job', source: 's', receiver: 'http_push', text: 'first 1\nsecond 2\n' });
+  const firstAt = a.clock.t;
+  a.clock.t += 5000;
+  a.store.put({ app: 'job', source: 's', receiver: 'http_push', text: 'second 3\n', mode: 'merge' });
+  await persistence(a.store, file, a.clock).p.snapshot();
+
+  const b = setup({ clock: { t: a.clock.t + 60_000 } });
+  assert.equal(persistence(b.store, file, b.clock).p.restore().restored, 1);
+  const times = Object.fromEntries(b.store.getApp('job')!.families.map((f) => [f.name, f.writtenAt]));
+  assert.deepEqual(times, { first: firstAt, second: firstAt + 5000 });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a v1 snapshot (no per-family push times) still loads: every family takes its app\'s update time', () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'snap');
+  fs.writeFileSync(file, craft('{"created":1,"app_label":"","apps":1}\n["a","s","tcp",1700000000000,null,[["m","gauge",1,null,1,4],["n","counter",1,"N.",1,4]]]\nm 1\nn 2\n', 1));
+  const s = setup();
+  assert.equal(persistence(s.store, file, s.clock).p.restore().restored, 1);
+  assert.deepEqual(s.store.getApp('a')!.families.map((f) => [f.name, f.writtenAt, f.text]), [
+    ['m', 1700000000000, 'm 1\n'],
+    ['n', 1700000000000, 'n 2\n'],
+  ]);
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -139,16 +169,19 @@ const UNUSABLE: [name: string, make: (valid: Buffer) => Buffer | string, reason:
   ['empty file', () => '', /not an exporter-proxy snapshot/],
   ['a foreign file (the config)', () => '[store]\nttl = 5\n', /not an exporter-proxy snapshot/],
   ['random bytes', () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)), /not an exporter-proxy snapshot/],
-  ['a future format version', (v) => Buffer.from(v.toString('latin1').replace(' v1 ', ' v9 '), 'latin1'), /unsupported snapshot version v9/],
+  ['a future format version', (v) => Buffer.from(v.toString('latin1').replace(` v${SNAPSHOT_VERSION} `, ' v9 '), 'latin1'), /unsupported snapshot version v9/],
   ['bytes appended after the body', (v) => Buffer.concat([v, Buffer.from('garbage')]), /unexpected bytes after/],
   ['a valid checksum over a malformed body', () => craft('{"created":1,"app_label":"","apps":2}\n["a","s","r",1,null,[]]\n'), /malformed|missing line end/],
   ['a valid checksum over text lengths past the end', () => craft('{"created":1,"app_label":"","apps":1}\n["a","s","r",1,null,[["m","gauge",1,null,1,999]]]\nm 1\n'), /malformed family/],
+  ['a v2 family without its push time', () => craft('{"created":1,"app_label":"","apps":1}\n["a","s","r",1,null,[["m","gauge",1,null,1,4]]]\nm 1\n', 2), /malformed family/],
+  ['a v2 push time that is not a number', () => craft('{"created":1,"app_label":"","apps":1}\n["a","s","r",1,null,[["m","gauge",1,null,1,4,"x"]]]\nm 1\n', 2), /malformed family \(writtenAt\)/],
+  ['a v1 family with a push time', () => craft('{"created":1,"app_label":"","apps":1}\n["a","s","r",1,null,[["m","gauge",1,null,1,4,1]]]\nm 1\n', 1), /malformed family/],
 ];
 
 /** A file with a correct header and checksum over `body`. */
-function craft(body: string): Buffer {
+function craft(body: string, version = 1): Buffer {
   const hash = createHash('sha256').update(body).digest('hex');
-  return Buffer.from(`exporter-proxy-snapshot v1 ${hash} ${Buffer.byteLength(body)}\n${body}`);
+  return Buffer.from(`exporter-proxy-snapshot v${version} ${hash} ${Buffer.byteLength(body)}\n${body}`);
 }
 
 for (const [name, make, reason] of UNUSABLE) {
