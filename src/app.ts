@@ -19,6 +19,7 @@ import type { Logger } from './log.js';
 import type { FastifyInstance } from 'fastify';
 import { HttpFetcher } from './poller/fetch.js';
 import { Poller, type PollEvent } from './poller/poller.js';
+import { ConnectionProber } from './probes/connection.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
 import { loadConfig } from './config/config.js';
@@ -42,6 +43,8 @@ export interface ProxyOptions {
   defaultMetrics?: boolean;
   /** Called after every poll of a [poll_external] target (tests, benchmark). */
   onPoll?: (e: PollEvent) => void;
+  /** Called after every connection probe round that reached the store (tests). */
+  onConnectionRound?: (up: boolean[]) => void;
   /** The file the config came from; SIGHUP and POST /-/reload re-read it. */
   configPath?: string;
   /** How long the store must see no update before it renders what it keeps as sent (ms; tests). */
@@ -76,6 +79,7 @@ export class ExporterProxy {
   /** The push routes' fast path (before fastify), when http_push is enabled. */
   private readonly rawPush?: (req: IncomingMessage, res: ServerResponse) => boolean;
   private poller?: Poller;
+  private connectionProber?: ConnectionProber;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -222,6 +226,7 @@ export class ExporterProxy {
       throw err;
     }
     this.applyPollTargets(config);
+    this.applyConnectionProbes(config);
     this.scheduleExpiry();
     this.scheduleQuietRender();
     this.persistence?.start();
@@ -262,6 +267,8 @@ export class ExporterProxy {
     this.started = false;
     await this.poller?.stop();
     this.poller = undefined;
+    await this.connectionProber?.stop();
+    this.connectionProber = undefined;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
@@ -292,6 +299,19 @@ export class ExporterProxy {
       onPoll: this.opts.onPoll,
     });
     this.poller.start();
+  }
+
+  /** Start probing the configured sockets, or hand a reloaded list to the running prober. */
+  private applyConnectionProbes(config: Config): void {
+    if (this.connectionProber) return this.connectionProber.update(config.connectionStatus);
+    if (!config.connectionStatus.sockets.length) return;
+    this.connectionProber = new ConnectionProber({
+      config: config.connectionStatus,
+      sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
+      logger: this.opts.logger,
+      onRound: this.opts.onConnectionRound,
+    });
+    this.connectionProber.start();
   }
 
   /** Expiry runs always (restored entries and per-source ttls expire too), at most 1 s late. */
@@ -357,7 +377,10 @@ export class ExporterProxy {
     this.persistence?.configure({ intervalMs: next.store.persistenceIntervalMs });
     if (this.push) this.push.ttlMs = next.httpPush.ttlMs;
     this.scheduleExpiry();
-    if (this.started) this.applyPollTargets(next);
+    if (this.started) {
+      this.applyPollTargets(next);
+      this.applyConnectionProbes(next);
+    }
     this.fanout.update(next.fanout, this.opts.config.dns.servers);
     this.opts.logger.info('config reloaded', { applied: plan.applied.join(',') || 'nothing', needs_restart: plan.needsRestart.join(',') || undefined });
     if (plan.needsRestart.length) this.opts.logger.warn('config keys changed that need a restart; ignored until then', { keys: plan.needsRestart.join(',') });

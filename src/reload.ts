@@ -52,6 +52,7 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['pollExternal', 'poll_external', true],
   ['poller', 'poll_external', true],
   ['fanout', 'fanout', true],
+  ['connectionStatus', 'connection_status', true],
   // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];

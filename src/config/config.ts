@@ -11,6 +11,7 @@ import { readPollTargets, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
 import { cidrProblem } from '../net/cidr.js';
+import { readConnectionStatus, type ConnectionStatusConfig } from '../probes/config.js';
 
 const exporterRules = {
   // Node runs one event loop; accepted for compatibility, see README.
@@ -88,6 +89,8 @@ export interface Config {
   poller: PollerConfig;
   /** [[fanout]] groups served at /targets/<name>/metrics. */
   fanout: FanoutGroupConfig[];
+  /** [connection_status]: sockets probed into the app `connection_status`. */
+  connectionStatus: ConnectionStatusConfig;
   dns: DnsConfig;
   store: {
     ttlMs: number;
@@ -110,7 +113,7 @@ export interface Config {
   };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -128,6 +131,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const st = readSection('store', doc.store, storeRules, problems);
   const http = readHttp(doc.http, problems);
   const hp = readSection('http_push', doc.http_push, httpPushRules, problems);
+  const connectionStatus = readConnectionStatus(doc.connection_status, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -167,6 +171,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
     poller: { enabled: pe.poll_other_scrape_endpoints, maxBodyBytes: pe.max_body_bytes, targets: pollTargets },
     fanout,
     dns,
+    connectionStatus,
   };
 }
 

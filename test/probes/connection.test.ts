@@ -1,0 +1,148 @@
+// Connection probes with real sockets: a listening TCP server and a unix
+// socket on port 0 / in a temp dir, a port just closed, a path that does not
+// exist; the config table's problems; and the proxy serving the results,
+// following a reload.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { probeConnection, renderConnectionStatus, CONNECTION_APP } from '../../src/probes/connection.js';
+import type { ConnectionSocket } from '../../src/probes/config.js';
+import { configFromText } from '../../src/config/config.js';
+import { parseText } from '../../src/exposition/text_parse.js';
+import { configProblems, getText, startProxy, tempDir, testConfig, waitFor } from '../helpers.js';
+
+async function listening(target: number | string): Promise<net.Server> {
+  const server = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve) => server.listen(target as number, resolve));
+  return server;
+}
+
+async function closedPort(): Promise<number> {
+  const s = await listening(0);
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const sock = (over: Partial<ConnectionSocket>): ConnectionSocket => ({ name: 'n', host: '127.0.0.1', port: 1, protocol: 'tcp', timeoutMs: 1000, ...over });
+
+test('probeConnection: up for a listening TCP port and unix socket, down for a closed port, a missing path, an unknown host', async () => {
+  const dir = tempDir();
+  const tcp = await listening(0);
+  const unixPath = path.join(dir, 'up.sock');
+  const unix = await listening(unixPath);
+  try {
+    const port = (tcp.address() as net.AddressInfo).port;
+    assert.equal(await probeConnection(sock({ port })), true);
+    assert.equal(await probeConnection(sock({ port, protocol: 'tcp4' })), true);
+    assert.equal(await probeConnection(sock({ host: unixPath, port: 0, protocol: 'unix' })), true);
+    assert.equal(await probeConnection(sock({ port: await closedPort() })), false);
+    assert.equal(await probeConnection(sock({ host: path.join(dir, 'missing.sock'), port: 0, protocol: 'unix' })), false);
+    assert.equal(await probeConnection(sock({ host: 'no-such-host.invalid', port: 80 })), false);
+  } finally {
+    tcp.close();
+    unix.close();
+  }
+});
+
+test('probeConnection: a handshake that never completes is down once the timeout passes, not later', async () => {
+  // A listener that never accepts, with a backlog of 0: one connection
+  // fills its queue, and Linux then drops the next SYN, so that connect
+  // hangs (node cannot listen without accepting, so Python holds it).
+  const py = spawn('/usr/bin/python3', ['-c', "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const filler: net.Socket[] = [];
+  try {
+    const port = Number(await new Promise<string>((resolve, reject) => {
+      py.stdout!.once('data', (d) => resolve(String(d).trim()));
+      py.once('error', reject);
+    }));
+    filler.push(net.connect(port, '127.0.0.1'));
+    await new Promise((r) => filler[0]!.once('connect', r));
+    const started = performance.now();
+    assert.equal(await probeConnection(sock({ port, timeoutMs: 300 })), false);
+    const took = performance.now() - started;
+    assert.ok(took >= 290 && took < 1500, `took ${took} ms`);
+  } finally {
+    for (const f of filler) f.destroy();
+    py.kill();
+  }
+});
+
+test('renderConnectionStatus: the family and labels of the Go exporter, escaped; a unix socket has no port label', () => {
+  const text = renderConnectionStatus(
+    [sock({ name: 'db "primary"', host: 'db.example', port: 5432 }), sock({ name: 'app', host: '/run/app.sock', port: 0, protocol: 'unix' }), sock({ name: 'v6', host: '::1', port: 80, protocol: 'tcp6' })],
+    [true, false, true],
+  );
+  assert.equal(
+    text,
+    '# HELP connection_status_up Connection status of the socket.\n# TYPE connection_status_up gauge\n' +
+      'connection_status_up{host="db.example",name="db \\"primary\\"",port="5432",protocol="tcp"} 1\n' +
+      'connection_status_up{host="/run/app.sock",name="app",protocol="unix"} 0\n' +
+      'connection_status_up{host="::1",name="v6",port="80",protocol="tcp6"} 1\n',
+  );
+  assert.equal(parseText(text).series, 3);
+});
+
+const CASES: [toml: string, problems: RegExp[]][] = [
+  ['[connection_status]\n[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\nprotocol = "udp"\n', [/connection_status\.sockets\[0\]\.protocol: must be one of tcp, tcp4, tcp6, unix; got "udp"/]],
+  ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\n', [/connection_status\.sockets\[0\]\.port: must be 1 to 65535 for tcp/]],
+  ['[[connection_status.sockets]]\nname = "a"\nhost = "/s"\nport = 5\nprotocol = "unix"\n', [/sockets\[0\]\.port: a unix socket has no port/]],
+  ['[[connection_status.sockets]]\nhost = "h"\nport = 70000\n', [/sockets\[0\]\.port: must be at most 65535, got 70000/, /sockets\[0\]\.name: must be set/]],
+  ['[[connection_status.sockets]]\nname = ""\nhost = "h"\nport = 0\n', [/sockets\[0\]\.name: must not be empty/, /sockets\[0\]\.port: must be 1 to 65535 for tcp/]],
+  ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n', [/connection_status\.sockets\[1\]: the same name, host, port and protocol as connection_status\.sockets\[0\]/]],
+  ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\nretries = 3\n', [/connection_status\.sockets\[0\]\.retries: unknown key/]],
+  ['[connection_status]\nsockets = "h:1"\n', [/connection_status\.sockets: must be an array of tables/]],
+  ['[connection_status]\ninterval = 0\n', [/connection_status\.interval: must be at least 0\.1, got 0/]],
+];
+
+test('[connection_status] config: every problem names its key', () => {
+  for (const [toml, expected] of CASES) {
+    const problems = configProblems(toml);
+    assert.equal(problems.length, expected.length, `${toml}\n${problems.join('\n')}`);
+    expected.forEach((re, i) => assert.match(problems[i]!, re));
+  }
+  const c = configFromText('[connection_status]\ninterval = 2\ntimeout = 0.5\n[[connection_status.sockets]]\nname = "db"\nhost = "db.example"\nport = 5432\n[[connection_status.sockets]]\nname = "app"\nhost = "/run/app.sock"\nprotocol = "unix"\ntimeout = 3\n');
+  assert.deepEqual(c.connectionStatus, {
+    intervalMs: 2000,
+    sockets: [
+      { name: 'db', host: 'db.example', port: 5432, protocol: 'tcp', timeoutMs: 500 },
+      { name: 'app', host: '/run/app.sock', port: 0, protocol: 'unix', timeoutMs: 3000 },
+    ],
+  });
+  assert.deepEqual(configFromText('').connectionStatus, { intervalMs: 15000, sockets: [] });
+});
+
+test('the proxy serves each round in /metrics and /apps, follows a reload, and drops the app with the last socket', async () => {
+  const tcp = await listening(0);
+  const port = (tcp.address() as net.AddressInfo).port;
+  const down = await closedPort();
+  const sockets = (ports: number[]) => ports.map((p, i) => `[[connection_status.sockets]]\nname = "s${i}"\nhost = "127.0.0.1"\nport = ${p}\n`).join('');
+  const r = await startProxy({ extra: `[connection_status]\ninterval = 0.1\ntimeout = 1\n${sockets([port, down])}` });
+  try {
+    const series = async () => (await getText(`${r.url}/metrics`)).body.split('\n').filter((l) => l.startsWith('connection_status_up{'));
+    assert.deepEqual(await waitFor(async () => ((await series()).length === 2 ? series() : undefined), 5000, 'two probe series'), [
+      `connection_status_up{host="127.0.0.1",name="s0",port="${port}",protocol="tcp"} 1`,
+      `connection_status_up{host="127.0.0.1",name="s1",port="${down}",protocol="tcp"} 0`,
+    ]);
+    assert.match((await getText(`${r.url}/apps`)).body, new RegExp(CONNECTION_APP));
+
+    // The open port closes: the next rounds read 0.
+    await new Promise((res) => tcp.close(res));
+    await waitFor(async () => (await series())[0]?.endsWith(' 0'), 5000, 's0 down');
+
+    const dir = tempDir();
+    const outcome = r.proxy.reload(testConfig(dir, `[connection_status]\ninterval = 0.1\n${sockets([down])}`));
+    assert.ok(outcome.ok && outcome.applied.includes('connection_status'), JSON.stringify(outcome));
+    await waitFor(async () => ((await series()).length === 1 ? true : undefined), 5000, 'one probe series after the reload');
+
+    r.proxy.reload(testConfig(dir));
+    assert.equal(r.proxy.store.has(CONNECTION_APP), false);
+    assert.deepEqual(await series(), []);
+  } finally {
+    tcp.close();
+    await r.stop();
+  }
+});
