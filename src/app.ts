@@ -43,8 +43,6 @@ export interface ProxyOptions {
   defaultMetrics?: boolean;
   /** Called after every poll of a [poll_external] target (tests, benchmark). */
   onPoll?: (e: PollEvent) => void;
-  /** Called after every connection probe round that reached the store (tests). */
-  onConnectionRound?: (up: boolean[]) => void;
   /** The file the config came from; SIGHUP and POST /-/reload re-read it. */
   configPath?: string;
   /** How long the store must see no update before it renders what it keeps as sent (ms; tests). */
@@ -309,7 +307,6 @@ export class ExporterProxy {
       config: config.connectionStatus,
       sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
       logger: this.opts.logger,
-      onRound: this.opts.onConnectionRound,
     });
     this.connectionProber.start();
   }

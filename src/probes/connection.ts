@@ -63,8 +63,6 @@ export interface ConnectionProberOptions {
   config: ConnectionStatusConfig;
   sink: ProbeSink;
   logger: Logger;
-  /** Called after every round that reached the store (tests). */
-  onRound?: (up: boolean[]) => void;
 }
 
 export class ConnectionProber {
@@ -116,7 +114,6 @@ export class ConnectionProber {
     if (this.stopped || sockets !== this.config.sockets) return;
     try {
       this.opts.sink.put({ app: CONNECTION_APP, source: 'connection probes', receiver: RECEIVER, text: renderConnectionStatus(sockets, up), ttlMs: 0 });
-      this.opts.onRound?.(up);
     } catch (err) {
       // Another app holding connection_status_up with another type, say: logged (and counted by the store), retried next round.
       this.opts.logger.warn('connection probe results not stored', { err: (err as Error).message });
