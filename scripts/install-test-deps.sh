@@ -11,6 +11,7 @@ command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
+command -v ping >/dev/null || need+=(iputils-ping)
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

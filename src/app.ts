@@ -19,7 +19,10 @@ import type { Logger } from './log.js';
 import type { FastifyInstance } from 'fastify';
 import { HttpFetcher } from './poller/fetch.js';
 import { Poller, type PollEvent } from './poller/poller.js';
-import { ConnectionProber } from './probes/connection.js';
+import { connectionProbe } from './probes/connection.js';
+import { pingProbe } from './probes/ping.js';
+import type { PingConfig } from './probes/config.js';
+import { Prober, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
 import { loadConfig } from './config/config.js';
@@ -77,7 +80,9 @@ export class ExporterProxy {
   /** The push routes' fast path (before fastify), when http_push is enabled. */
   private readonly rawPush?: (req: IncomingMessage, res: ServerResponse) => boolean;
   private poller?: Poller;
-  private connectionProber?: ConnectionProber;
+  /** Built-in probes by app name, created when their config first lists something to probe. */
+  private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
+  private readonly pingKind: ProbeKind<PingConfig>;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -88,6 +93,7 @@ export class ExporterProxy {
   constructor(private readonly opts: ProxyOptions) {
     const { config, logger } = opts;
     this.now = opts.now ?? Date.now;
+    this.pingKind = pingProbe(logger);
     this.live = config;
     this.store = new Store({
       ttlMs: config.store.ttlMs,
@@ -224,7 +230,7 @@ export class ExporterProxy {
       throw err;
     }
     this.applyPollTargets(config);
-    this.applyConnectionProbes(config);
+    this.applyProbes(config);
     this.scheduleExpiry();
     this.scheduleQuietRender();
     this.persistence?.start();
@@ -265,8 +271,8 @@ export class ExporterProxy {
     this.started = false;
     await this.poller?.stop();
     this.poller = undefined;
-    await this.connectionProber?.stop();
-    this.connectionProber = undefined;
+    await Promise.all([...this.probers.values()].map((p) => p.stop()));
+    this.probers.clear();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
@@ -299,16 +305,19 @@ export class ExporterProxy {
     this.poller.start();
   }
 
-  /** Start probing the configured sockets, or hand a reloaded list to the running prober. */
-  private applyConnectionProbes(config: Config): void {
-    if (this.connectionProber) return this.connectionProber.update(config.connectionStatus);
-    if (!config.connectionStatus.sockets.length) return;
-    this.connectionProber = new ConnectionProber({
-      config: config.connectionStatus,
-      sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) },
-      logger: this.opts.logger,
-    });
-    this.connectionProber.start();
+  /** Start the built-in probes the config asks for, or hand reloaded lists to the running ones. */
+  private applyProbes(config: Config): void {
+    this.applyProbe(connectionProbe, config.connectionStatus);
+    this.applyProbe(this.pingKind, config.ping);
+  }
+
+  private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {
+    const running = this.probers.get(kind.app) as Prober<C> | undefined;
+    if (running) return running.update(probeConfig);
+    if (kind.isEmpty(probeConfig)) return;
+    const prober = new Prober({ kind, config: probeConfig, sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) }, logger: this.opts.logger });
+    this.probers.set(kind.app, prober as unknown as Prober<{ intervalMs: number }>);
+    prober.start();
   }
 
   /** Expiry runs always (restored entries and per-source ttls expire too), at most 1 s late. */
@@ -376,7 +385,7 @@ export class ExporterProxy {
     this.scheduleExpiry();
     if (this.started) {
       this.applyPollTargets(next);
-      this.applyConnectionProbes(next);
+      this.applyProbes(next);
     }
     this.fanout.update(next.fanout, this.opts.config.dns.servers);
     this.opts.logger.info('config reloaded', { applied: plan.applied.join(',') || 'nothing', needs_restart: plan.needsRestart.join(',') || undefined });

@@ -53,6 +53,7 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['poller', 'poll_external', true],
   ['fanout', 'fanout', true],
   ['connectionStatus', 'connection_status', true],
+  ['ping', 'ping', true],
   // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];

@@ -11,7 +11,7 @@ import { readPollTargets, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
 import { cidrProblem } from '../net/cidr.js';
-import { readConnectionStatus, type ConnectionStatusConfig } from '../probes/config.js';
+import { readConnectionStatus, readPing, type ConnectionStatusConfig, type PingConfig } from '../probes/config.js';
 
 const exporterRules = {
   // Node runs one event loop; accepted for compatibility, see README.
@@ -91,6 +91,8 @@ export interface Config {
   fanout: FanoutGroupConfig[];
   /** [connection_status]: sockets probed into the app `connection_status`. */
   connectionStatus: ConnectionStatusConfig;
+  /** [ping]: hosts pinged into the app `ping`. */
+  ping: PingConfig;
   dns: DnsConfig;
   store: {
     ttlMs: number;
@@ -113,7 +115,7 @@ export interface Config {
   };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -132,6 +134,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const http = readHttp(doc.http, problems);
   const hp = readSection('http_push', doc.http_push, httpPushRules, problems);
   const connectionStatus = readConnectionStatus(doc.connection_status, problems);
+  const ping = readPing(doc.ping, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -172,6 +175,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
     fanout,
     dns,
     connectionStatus,
+    ping,
   };
 }
 

@@ -1,7 +1,9 @@
-// [connection_status]: the sockets the connection probe tries, with the
-// fields of the connection-status-exporter's `sockets:` list (name, host,
-// port, protocol, timeout). Validated in the style of config/schema.ts:
-// every problem is one line naming the full key.
+// The built-in probes' config sections, validated in the style of
+// config/schema.ts (every problem is one line naming the full key):
+//   [connection_status]: sockets to connect to, with the fields of the
+//     connection-status-exporter's `sockets:` list (name, host, port,
+//     protocol, timeout);
+//   [ping]: hosts to ping (name, host), with a count and a timeout.
 
 import { isTable, readSection, type Rules } from '../config/schema.js';
 
@@ -22,7 +24,23 @@ export interface ConnectionStatusConfig {
   sockets: ConnectionSocket[];
 }
 
-const sectionRules = {
+export interface PingTarget {
+  name: string;
+  host: string;
+}
+
+export interface PingConfig {
+  intervalMs: number;
+  /** Seconds ping waits for the last reply (its -W). */
+  timeoutS: number;
+  /** Echo requests per target per round (its -c). */
+  count: number;
+  targets: PingTarget[];
+}
+
+const nonEmpty = (v: string) => (v === '' ? 'must not be empty' : undefined);
+
+const connectionRules = {
   interval: { kind: 'number', default: 15, min: 0.1 },
   timeout: { kind: 'number', default: 5, min: 0.01 },
 } as const satisfies Rules;
@@ -31,40 +49,73 @@ const PROTOCOLS = ['tcp', 'tcp4', 'tcp6', 'unix'] as const;
 
 function socketRules(timeoutS: number) {
   return {
-    name: { kind: 'string', default: '', check: (v: string) => (v === '' ? 'must not be empty' : undefined) },
-    host: { kind: 'string', default: '', check: (v: string) => (v === '' ? 'must not be empty' : undefined) },
+    name: { kind: 'string', default: '', check: nonEmpty },
+    host: { kind: 'string', default: '', check: nonEmpty },
     port: { kind: 'int', default: 0, min: 0, max: 65535 },
     protocol: { kind: 'string', default: 'tcp', oneOf: PROTOCOLS },
     timeout: { kind: 'number', default: timeoutS, min: 0.01 },
   } as const satisfies Rules;
 }
 
+const pingRules = {
+  interval: { kind: 'number', default: 15, min: 1 },
+  timeout: { kind: 'int', default: 1, min: 1, max: 60 },
+  count: { kind: 'int', default: 1, min: 1, max: 10 },
+} as const satisfies Rules;
+
+const pingTargetRules = {
+  name: { kind: 'string', default: '', check: nonEmpty },
+  // ping would take a leading "-" for an option.
+  host: { kind: 'string', default: '', check: (v: string) => nonEmpty(v) ?? (v.startsWith('-') ? `must be a host name or address, got ${JSON.stringify(v)}` : undefined) },
+} as const satisfies Rules;
+
+/**
+ * The `[[<key>]]` tables of a section: each read by `read`, which appends
+ * its problems; `name` and `host` must be set; two entries with the same
+ * labels (`identity`) would be one series twice, which the store refuses
+ * for the whole round. Entries with problems are left out.
+ */
+function readEntries<T>(key: string, raw: unknown, read: (itemKey: string, t: Record<string, unknown>) => T, identity: (v: T) => string, problems: string[]): T[] {
+  if (raw === undefined) return [];
+  if (!(Array.isArray(raw) && raw.every(isTable))) {
+    problems.push(`${key}: must be an array of tables ([[${key}]])`);
+    return [];
+  }
+  const out: T[] = [];
+  const seen = new Map<string, number>();
+  raw.forEach((t, i) => {
+    const itemKey = `${key}[${i}]`;
+    const before = problems.length;
+    const v = read(itemKey, t);
+    for (const k of ['name', 'host']) if (t[k] === undefined) problems.push(`${itemKey}.${k}: must be set`);
+    const first = seen.get(identity(v));
+    if (first !== undefined) problems.push(`${itemKey}: the same labels as ${key}[${first}]`);
+    seen.set(identity(v), i);
+    if (problems.length === before) out.push(v);
+  });
+  return out;
+}
+
 /** Read [connection_status]; problems are appended, bad sockets left out. */
 export function readConnectionStatus(table: unknown, problems: string[]): ConnectionStatusConfig {
-  const sec = readSection('connection_status', table, sectionRules, problems, { allowExtra: ['sockets'] });
-  const raw = isTable(table) ? table.sockets : undefined;
-  const sockets: ConnectionSocket[] = [];
-  if (raw !== undefined && !(Array.isArray(raw) && raw.every(isTable))) {
-    problems.push('connection_status.sockets: must be an array of tables ([[connection_status.sockets]])');
-    return { intervalMs: Math.round(sec.interval * 1000), sockets };
-  }
-  const seen = new Map<string, number>();
-  (raw ?? []).forEach((t, i) => {
-    const key = `connection_status.sockets[${i}]`;
+  const sec = readSection('connection_status', table, connectionRules, problems, { allowExtra: ['sockets'] });
+  const readSocket = (key: string, t: Record<string, unknown>): ConnectionSocket => {
     const before = problems.length;
     const s = readSection(key, t, socketRules(sec.timeout), problems);
-    const given = (k: string) => (t as Record<string, unknown>)[k] !== undefined;
-    for (const k of ['name', 'host']) if (!given(k)) problems.push(`${key}.${k}: must be set`);
     const portReported = problems.slice(before).some((p) => p.startsWith(`${key}.port:`));
-    if (s.protocol === 'unix' && given('port')) problems.push(`${key}.port: a unix socket has no port (its path goes in host)`);
+    if (s.protocol === 'unix' && t.port !== undefined) problems.push(`${key}.port: a unix socket has no port (its path goes in host)`);
     else if (s.protocol !== 'unix' && s.port === 0 && !portReported) problems.push(`${key}.port: must be 1 to 65535 for ${s.protocol}`);
-    // The same labels twice would be one series twice: the store refuses the whole round.
-    const series = JSON.stringify([s.name, s.host, s.port, s.protocol]);
-    const first = seen.get(series);
-    if (first !== undefined) problems.push(`${key}: the same name, host, port and protocol as connection_status.sockets[${first}]`);
-    seen.set(series, i);
-    if (problems.length > before) return;
-    sockets.push({ name: s.name, host: s.host, port: s.port, protocol: s.protocol as ConnectionProtocol, timeoutMs: Math.round(s.timeout * 1000) });
-  });
+    return { name: s.name, host: s.host, port: s.port, protocol: s.protocol as ConnectionProtocol, timeoutMs: Math.round(s.timeout * 1000) };
+  };
+  const raw = isTable(table) ? table.sockets : undefined;
+  const sockets = readEntries('connection_status.sockets', raw, readSocket, (s) => JSON.stringify([s.name, s.host, s.port, s.protocol]), problems);
   return { intervalMs: Math.round(sec.interval * 1000), sockets };
+}
+
+/** Read [ping]; problems are appended, bad targets left out. */
+export function readPing(table: unknown, problems: string[]): PingConfig {
+  const sec = readSection('ping', table, pingRules, problems, { allowExtra: ['targets'] });
+  const raw = isTable(table) ? table.targets : undefined;
+  const targets = readEntries('ping.targets', raw, (key, t) => readSection(key, t, pingTargetRules, problems), (t) => JSON.stringify([t.name, t.host]), problems);
+  return { intervalMs: Math.round(sec.interval * 1000), timeoutS: sec.timeout, count: sec.count, targets };
 }

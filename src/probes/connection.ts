@@ -3,30 +3,19 @@
 //
 // Every `interval` all sockets are tried at once; each attempt opens a
 // connection and closes it as soon as it is up. The round's results become
-// one app, `connection_status`, holding
+// one app, `connection_status` (see prober.ts for the loop), holding
 //
 //   connection_status_up{host="...",name="...",port="...",protocol="tcp"} 1|0
 //
 // the same family and labels the Go exporter serves, so its dashboards and
-// alerts keep working (a unix socket has no port label). A round never
-// overlaps the previous one; the app goes when the last socket is removed
-// from the config, and never expires on its own (a failed socket reads 0,
-// it does not vanish).
+// alerts keep working (a unix socket has no port label).
 
 import net from 'node:net';
 import { escapeLabelValue } from '../exposition/text_parse.js';
-import type { Logger } from '../log.js';
-import type { Update } from '../store/store.js';
 import type { ConnectionSocket, ConnectionStatusConfig } from './config.js';
+import type { ProbeKind } from './prober.js';
 
 export const CONNECTION_APP = 'connection_status';
-const RECEIVER = 'probe';
-
-/** Where a round's results go (the store). */
-export interface ProbeSink {
-  put(update: Update): unknown;
-  remove(app: string): boolean;
-}
 
 /**
  * One attempt: resolves true once a connection to the socket is open (it is
@@ -59,64 +48,9 @@ export function renderConnectionStatus(sockets: readonly ConnectionSocket[], up:
   return out;
 }
 
-export interface ConnectionProberOptions {
-  config: ConnectionStatusConfig;
-  sink: ProbeSink;
-  logger: Logger;
-}
-
-export class ConnectionProber {
-  private config: ConnectionStatusConfig;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
-
-  constructor(private readonly opts: ConnectionProberOptions) {
-    this.config = opts.config;
-  }
-
-  /** Probe now, then every interval. */
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  /** Reload: the next round uses `config`; no sockets left removes the app at once. */
-  update(config: ConnectionStatusConfig): void {
-    const intervalChanged = config.intervalMs !== this.config.intervalMs;
-    this.config = config;
-    if (config.sockets.length === 0) this.opts.sink.remove(CONNECTION_APP);
-    if (intervalChanged && !this.running && !this.stopped) this.schedule(0);
-  }
-
-  /** No further rounds; waits for the one in flight (bounded by the sockets' timeouts). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.round().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.config.intervalMs);
-      });
-    }, delayMs).unref();
-  }
-
-  private async round(): Promise<void> {
-    const sockets = this.config.sockets;
-    if (sockets.length === 0) return;
-    const up = await Promise.all(sockets.map(probeConnection));
-    // A reload during the round changed the list: these results are for the old one.
-    if (this.stopped || sockets !== this.config.sockets) return;
-    try {
-      this.opts.sink.put({ app: CONNECTION_APP, source: 'connection probes', receiver: RECEIVER, text: renderConnectionStatus(sockets, up), ttlMs: 0 });
-    } catch (err) {
-      // Another app holding connection_status_up with another type, say: logged (and counted by the store), retried next round.
-      this.opts.logger.warn('connection probe results not stored', { err: (err as Error).message });
-    }
-  }
-}
+/** The connection probe for Prober: every socket at once, one series each. */
+export const connectionProbe: ProbeKind<ConnectionStatusConfig> = {
+  app: CONNECTION_APP,
+  isEmpty: (c) => c.sockets.length === 0,
+  round: async (c) => renderConnectionStatus(c.sockets, await Promise.all(c.sockets.map(probeConnection))),
+};

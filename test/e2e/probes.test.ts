@@ -1,6 +1,7 @@
-// The connection probe through the CLI: the proxy started from a config
-// file probes a socket that `nc -l` holds open, then one nobody listens on,
-// and promtool accepts what /metrics serves, without lint findings on it.
+// The probes through the CLI: the proxy started from a config file probes a
+// socket that `nc -l` holds open and one nobody listens on, and pings the
+// loopback with the system's ping; promtool accepts what /metrics serves,
+// without lint findings on it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,16 +9,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import { waitFor, getText } from '../helpers.js';
 import { requireCommand, startCli, freePort } from './e2e_helpers.js';
 
-test('nc -l is up, a free port is down; promtool check metrics passes with no findings on connection_status_up', async () => {
+test('nc -l is up, a free port is down, the loopback pings; promtool check metrics passes with no findings', async () => {
   requireCommand('nc', 'netcat-openbsd');
   requireCommand('promtool', 'prometheus');
+  requireCommand('ping', 'iputils-ping');
   const open = await freePort();
   const closed = await freePort();
   const listener = spawn('nc', ['-lk', '127.0.0.1', String(open)], { stdio: 'ignore' });
   const p = await startCli(
     `[connection_status]\ninterval = 0.2\ntimeout = 1\n` +
       `[[connection_status.sockets]]\nname = "listening"\nhost = "127.0.0.1"\nport = ${open}\n` +
-      `[[connection_status.sockets]]\nname = "nobody"\nhost = "127.0.0.1"\nport = ${closed}\n`,
+      `[[connection_status.sockets]]\nname = "nobody"\nhost = "127.0.0.1"\nport = ${closed}\n` +
+      `[ping]\ninterval = 1\n[[ping.targets]]\nname = "loopback"\nhost = "127.0.0.1"\n`,
   );
   try {
     const lines = await waitFor(
@@ -32,7 +35,11 @@ test('nc -l is up, a free port is down; promtool check metrics passes with no fi
       `connection_status_up{host="127.0.0.1",name="listening",port="${open}",protocol="tcp"} 1`,
       `connection_status_up{host="127.0.0.1",name="nobody",port="${closed}",protocol="tcp"} 0`,
     ]);
-    const scraped = (await getText(`${p.http}/metrics`)).body;
+    const scraped = await waitFor(async () => {
+      const body = (await getText(`${p.http}/metrics`)).body;
+      return body.includes('ping_up{host="127.0.0.1",name="loopback"} 1') ? body : undefined;
+    }, 10_000, 'the loopback pinged');
+    assert.match(scraped, /^ping_rtt_seconds\{host="127\.0\.0\.1",name="loopback"\} /m);
     const r = spawnSync('promtool', ['check', 'metrics'], { input: scraped, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   } finally {

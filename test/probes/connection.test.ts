@@ -92,7 +92,7 @@ const CASES: [toml: string, problems: RegExp[]][] = [
   ['[[connection_status.sockets]]\nname = "a"\nhost = "/s"\nport = 5\nprotocol = "unix"\n', [/sockets\[0\]\.port: a unix socket has no port/]],
   ['[[connection_status.sockets]]\nhost = "h"\nport = 70000\n', [/sockets\[0\]\.port: must be at most 65535, got 70000/, /sockets\[0\]\.name: must be set/]],
   ['[[connection_status.sockets]]\nname = ""\nhost = "h"\nport = 0\n', [/sockets\[0\]\.name: must not be empty/, /sockets\[0\]\.port: must be 1 to 65535 for tcp/]],
-  ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n', [/connection_status\.sockets\[1\]: the same name, host, port and protocol as connection_status\.sockets\[0\]/]],
+  ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\n', [/connection_status\.sockets\[1\]: the same labels as connection_status\.sockets\[0\]/]],
   ['[[connection_status.sockets]]\nname = "a"\nhost = "h"\nport = 1\nretries = 3\n', [/connection_status\.sockets\[0\]\.retries: unknown key/]],
   ['[connection_status]\nsockets = "h:1"\n', [/connection_status\.sockets: must be an array of tables/]],
   ['[connection_status]\ninterval = 0\n', [/connection_status\.interval: must be at least 0\.1, got 0/]],

@@ -1,0 +1,81 @@
+// The loop every built-in probe runs in: a round now, then one every
+// `intervalMs`, each round's exposition text stored as one app. A round
+// never overlaps the previous one; a reload hands over a new config for the
+// next round (results of a round that started with the old one are
+// dropped); a config with nothing to probe removes the app. The app never
+// expires on its own: a failed target reads as failed, it does not vanish.
+
+import type { Logger } from '../log.js';
+import type { Update } from '../store/store.js';
+
+/** Where a round's results go (the store). */
+export interface ProbeSink {
+  put(update: Update): unknown;
+  remove(app: string): boolean;
+}
+
+/** What one kind of probe (connection, ping) does in a round. */
+export interface ProbeKind<C extends { intervalMs: number }> {
+  /** Store app name of the results. */
+  app: string;
+  /** True when `config` has nothing to probe. */
+  isEmpty(config: C): boolean;
+  /** Probe everything in `config`: the round's exposition text, or undefined when the round could not measure anything. Must not reject. */
+  round(config: C): Promise<string | undefined>;
+}
+
+export class Prober<C extends { intervalMs: number }> {
+  private config: C;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger }) {
+    this.config = opts.config;
+  }
+
+  /** Probe now, then every interval. */
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Reload: the next round uses `config`; nothing left to probe removes the app at once. */
+  update(config: C): void {
+    const intervalChanged = config.intervalMs !== this.config.intervalMs;
+    this.config = config;
+    if (this.opts.kind.isEmpty(config)) this.opts.sink.remove(this.opts.kind.app);
+    if (intervalChanged && !this.running && !this.stopped) this.schedule(0);
+  }
+
+  /** No further rounds; waits for the one in flight (bounded by the probes' timeouts). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.round().finally(() => {
+        this.running = undefined;
+        if (!this.stopped) this.schedule(this.config.intervalMs);
+      });
+    }, delayMs).unref();
+  }
+
+  private async round(): Promise<void> {
+    const { kind, sink, logger } = this.opts;
+    const config = this.config;
+    if (kind.isEmpty(config)) return;
+    const text = await kind.round(config);
+    if (text === undefined || this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
+    try {
+      sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: 'probe', text, ttlMs: 0 });
+    } catch (err) {
+      // Another app holding one of the families with another type, say: logged (the store counts it), retried next round.
+      logger.warn('probe results not stored', { app: kind.app, err: (err as Error).message });
+    }
+  }
+}
