@@ -22,7 +22,7 @@ import { Poller, type PollEvent } from './poller/poller.js';
 import { connectionProbe } from './probes/connection.js';
 import { pingProbe } from './probes/ping.js';
 import type { PingConfig } from './probes/config.js';
-import { Prober, type ProbeKind } from './probes/prober.js';
+import { Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
 import { loadConfig } from './config/config.js';
@@ -83,6 +83,7 @@ export class ExporterProxy {
   /** Built-in probes by app name, created when their config first lists something to probe. */
   private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
   private readonly pingKind: ProbeKind<PingConfig>;
+  private readonly probeRoundSeconds: ReturnType<typeof probeRoundGauge>;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -109,6 +110,7 @@ export class ExporterProxy {
       },
     });
     this.telemetry = new Telemetry(() => this.store, { defaultMetrics: opts.defaultMetrics });
+    this.probeRoundSeconds = probeRoundGauge(this.telemetry.registry);
     this.cache = new RenderCache(this.store, {
       onRender: (seconds, bytes) => {
         this.telemetry.renderSeconds.observe(seconds);
@@ -315,7 +317,8 @@ export class ExporterProxy {
     const running = this.probers.get(kind.app) as Prober<C> | undefined;
     if (running) return running.update(probeConfig);
     if (kind.isEmpty(probeConfig)) return;
-    const prober = new Prober({ kind, config: probeConfig, sink: { put: (u) => this.store.put(u), remove: (app) => this.store.remove(app) }, logger: this.opts.logger });
+    const sink = { put: (u: Update) => this.store.put(u), remove: (app: string) => this.store.remove(app) };
+    const prober = new Prober({ kind, config: probeConfig, sink, logger: this.opts.logger, roundSeconds: this.probeRoundSeconds });
     this.probers.set(kind.app, prober as unknown as Prober<{ intervalMs: number }>);
     prober.start();
   }

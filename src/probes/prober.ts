@@ -5,8 +5,10 @@
 // dropped); a config with nothing to probe removes the app. The app never
 // expires on its own: a failed target reads as failed, it does not vanish.
 
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Update } from '../store/store.js';
+import { OWN_PREFIX } from '../telemetry.js';
 
 /** Where a round's results go (the store). */
 export interface ProbeSink {
@@ -24,13 +26,18 @@ export interface ProbeKind<C extends { intervalMs: number }> {
   round(config: C): Promise<string | undefined>;
 }
 
+/** How long each probe's last round took: one gauge per registry, shared by every Prober. */
+export function probeRoundGauge(registry: Registry): Gauge<'probe'> {
+  return new Gauge({ name: `${OWN_PREFIX}probe_round_duration_seconds`, help: 'How long the last round of a built-in probe took, by probe (connection_status, ping).', labelNames: ['probe'], registers: [registry] });
+}
+
 export class Prober<C extends { intervalMs: number }> {
   private config: C;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
 
-  constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger }) {
+  constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger; roundSeconds?: Gauge<'probe'> }) {
     this.config = opts.config;
   }
 
@@ -69,7 +76,9 @@ export class Prober<C extends { intervalMs: number }> {
     const { kind, sink, logger } = this.opts;
     const config = this.config;
     if (kind.isEmpty(config)) return;
+    const started = performance.now();
     const text = await kind.round(config);
+    this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
     if (text === undefined || this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
     try {
       sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: 'probe', text, ttlMs: 0 });

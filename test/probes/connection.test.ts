@@ -128,6 +128,7 @@ test('the proxy serves each round in /metrics and /apps, follows a reload, and d
       `connection_status_up{host="127.0.0.1",name="s1",port="${down}",protocol="tcp"} 0`,
     ]);
     assert.match((await getText(`${r.url}/apps`)).body, new RegExp(CONNECTION_APP));
+    await waitFor(async () => /^exporter_proxy_probe_round_duration_seconds\{probe="connection_status"\} \d/m.test((await getText(`${r.url}/metrics`)).body), 3000, 'the round gauge');
 
     // The open port closes: the next rounds read 0.
     await new Promise((res) => tcp.close(res));

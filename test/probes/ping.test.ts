@@ -87,6 +87,10 @@ test('the proxy serves ping rounds: the loopback up with its rtt, a reserved add
     assert.match(body, /^ping_rtt_seconds\{host="127\.0\.0\.1",name="self"\} 0\.\d+$/m);
     assert.doesNotMatch(body, /ping_rtt_seconds\{host="240/);
     assert.match(body, /^ping_loss_ratio\{host="240\.0\.0\.1",name="void"\} 1$/m);
+    // The round lasts as long as its slowest ping: here at most the 1 s timeout and the process start.
+    // (The proxy's own metrics in /metrics may be up to 100 ms older than the store's part.)
+    const round = await waitFor(async () => Number(/^exporter_proxy_probe_round_duration_seconds\{probe="ping"\} (\S+)$/m.exec((await getText(`${r.url}/metrics`)).body)?.[1]) || undefined, 3000, 'the round gauge');
+    assert.ok(round > 0 && round < 3, `round ${round} s`);
   } finally {
     await r.stop();
   }
