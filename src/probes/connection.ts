@@ -19,20 +19,23 @@ export const CONNECTION_APP = 'connection_status';
 
 /**
  * One attempt: resolves true once a connection to the socket is open (it is
- * then closed), false when it is refused, fails or is not open within
- * `timeoutMs`. Never rejects.
+ * then closed), false when it is refused, fails, is not open within
+ * `timeoutMs` or `signal` aborts first. Never rejects.
  */
-export function probeConnection(s: ConnectionSocket): Promise<boolean> {
+export function probeConnection(s: ConnectionSocket, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const opts: net.NetConnectOpts =
       s.protocol === 'unix' ? { path: s.host } : { host: s.host, port: s.port, family: s.protocol === 'tcp4' ? 4 : s.protocol === 'tcp6' ? 6 : 0 };
     const socket = net.connect(opts);
     const done = (up: boolean) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
       socket.destroy();
       resolve(up);
     };
-    const timer = setTimeout(() => done(false), s.timeoutMs);
+    const aborted = () => done(false);
+    const timer = setTimeout(aborted, s.timeoutMs);
+    signal?.addEventListener('abort', aborted);
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
@@ -52,5 +55,5 @@ export function renderConnectionStatus(sockets: readonly ConnectionSocket[], up:
 export const connectionProbe: ProbeKind<ConnectionStatusConfig> = {
   app: CONNECTION_APP,
   isEmpty: (c) => c.sockets.length === 0,
-  round: async (c) => renderConnectionStatus(c.sockets, await Promise.all(c.sockets.map(probeConnection))),
+  round: async (c, signal) => renderConnectionStatus(c.sockets, await Promise.all(c.sockets.map((s) => probeConnection(s, signal)))),
 };

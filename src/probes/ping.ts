@@ -45,12 +45,12 @@ export function parsePingOutput(out: string): PingResult {
   return { sent: Number(counts[1]), received, rttSeconds: received > 0 && rtt ? Number(rtt[1]) / 1000 : undefined };
 }
 
-/** Ping one host; never rejects but for PingUnavailableError. */
-export function pingHost(host: string, config: Pick<PingConfig, 'count' | 'timeoutS'>): Promise<PingResult> {
+/** Ping one host; never rejects but for PingUnavailableError. `signal` kills the ping (the result is then nothing received). */
+export function pingHost(host: string, config: Pick<PingConfig, 'count' | 'timeoutS'>, signal?: AbortSignal): Promise<PingResult> {
   // ping -c N sends one request a second; the last one gets timeoutS.
   const limitMs = (config.count - 1 + config.timeoutS + 2) * 1000;
   return new Promise((resolve, reject) => {
-    execFile('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeout: limitMs, encoding: 'utf8' }, (err, stdout) => {
+    execFile('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeout: limitMs, encoding: 'utf8', signal }, (err, stdout) => {
       if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') reject(new PingUnavailableError('the ping command is not installed (Debian: apt-get install iputils-ping)'));
       else resolve(parsePingOutput(stdout));
     });
@@ -76,11 +76,11 @@ export function renderPing(targets: readonly PingTarget[], results: readonly Pin
 }
 
 /** Ping every target, at most `parallel` at a time; results in target order. */
-export async function pingAll(config: PingConfig, parallel = PARALLEL): Promise<PingResult[]> {
+export async function pingAll(config: PingConfig, signal?: AbortSignal, parallel = PARALLEL): Promise<PingResult[]> {
   const results: PingResult[] = new Array(config.targets.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < config.targets.length; i = next++) results[i] = await pingHost(config.targets[i]!.host, config);
+    for (let i = next++; i < config.targets.length; i = next++) results[i] = await pingHost(config.targets[i]!.host, config, signal);
   };
   await Promise.all(Array.from({ length: Math.min(parallel, config.targets.length) }, worker));
   return results;
@@ -91,9 +91,9 @@ export function pingProbe(logger: Logger): ProbeKind<PingConfig> {
   return {
     app: PING_APP,
     isEmpty: (c) => c.targets.length === 0,
-    round: async (c) => {
+    round: async (c, signal) => {
       try {
-        return renderPing(c.targets, await pingAll(c));
+        return renderPing(c.targets, await pingAll(c, signal));
       } catch (err) {
         if (!(err instanceof PingUnavailableError)) throw err;
         logger.error('ping probes cannot run', { err: err.message });

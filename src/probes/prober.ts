@@ -22,8 +22,12 @@ export interface ProbeKind<C extends { intervalMs: number }> {
   app: string;
   /** True when `config` has nothing to probe. */
   isEmpty(config: C): boolean;
-  /** Probe everything in `config`: the round's exposition text, or undefined when the round could not measure anything. Must not reject. */
-  round(config: C): Promise<string | undefined>;
+  /**
+   * Probe everything in `config`: the round's exposition text, or undefined
+   * when the round could not measure anything. Must not reject; ends soon
+   * after `signal` aborts (the proxy is stopping: the result is not used).
+   */
+  round(config: C, signal: AbortSignal): Promise<string | undefined>;
 }
 
 /** How long each probe's last round took: one gauge per registry, shared by every Prober. */
@@ -36,6 +40,7 @@ export class Prober<C extends { intervalMs: number }> {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger; roundSeconds?: Gauge<'probe'> }) {
     this.config = opts.config;
@@ -55,10 +60,11 @@ export class Prober<C extends { intervalMs: number }> {
     if (intervalChanged && !this.running && !this.stopped) this.schedule(0);
   }
 
-  /** No further rounds; waits for the one in flight (bounded by the probes' timeouts). */
+  /** No further rounds; the one in flight is cut short (its connections closed, its pings killed). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.stopping.abort();
     await this.running;
   }
 
@@ -77,7 +83,7 @@ export class Prober<C extends { intervalMs: number }> {
     const config = this.config;
     if (kind.isEmpty(config)) return;
     const started = performance.now();
-    const text = await kind.round(config);
+    const text = await kind.round(config, this.stopping.signal);
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
     if (text === undefined || this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
     try {

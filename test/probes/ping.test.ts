@@ -4,6 +4,7 @@
 // problems; the proxy serving rounds; and a PATH without ping.
 
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { parsePingOutput, pingHost, renderPing, PING_APP, type PingResult } from '../../src/probes/ping.js';
 import { configFromText } from '../../src/config/config.js';
@@ -107,4 +108,16 @@ test('without a ping command the round stores nothing and logs an error naming t
     process.env.PATH = path;
     await r.stop();
   }
+});
+
+test('stopping the proxy mid-round kills the pings instead of waiting for them', async () => {
+  // count = 5: ping sends one request a second, so the round lasts ~4 s.
+  const r = await startProxy({ extra: '[ping]\ninterval = 60\ncount = 5\n[[ping.targets]]\nname = "self"\nhost = "127.0.0.1"\n' });
+  const running = () => spawnSync('pgrep', ['-f', 'ping -n -c 5 -W 1 -- 127.0.0.1']).stdout.toString().trim();
+  await waitFor(() => running() !== '', 3000, 'the ping running');
+  const started = performance.now();
+  await r.stop();
+  assert.ok(performance.now() - started < 2000, `stop took ${performance.now() - started} ms`);
+  await waitFor(() => running() === '', 2000, 'no ping left running');
+  assert.equal(r.proxy.store.has(PING_APP), false, 'the cut-short round stored nothing');
 });
