@@ -13,8 +13,8 @@ RUN npx tsc -p tsconfig.json
 # Runtime stage: production dependencies and the compiled proxy only.
 FROM node:20-slim
 ENV NODE_ENV=production
-# ping for the [ping] probes (Debian's package gives it cap_net_raw, so the node user can run it).
-RUN apt-get update && apt-get install -y --no-install-recommends iputils-ping && rm -rf /var/lib/apt/lists/*
+# ping and ss for the [ping] and [socket_stats] probes (Debian's ping has cap_net_raw, so the node user can run it).
+RUN apt-get update && apt-get install -y --no-install-recommends iputils-ping iproute2 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

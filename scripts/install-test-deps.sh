@@ -12,6 +12,7 @@ command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v ss >/dev/null || need+=(iproute2)
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

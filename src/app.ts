@@ -21,7 +21,7 @@ import { HttpFetcher } from './poller/fetch.js';
 import { Poller, type PollEvent } from './poller/poller.js';
 import { connectionProbe } from './probes/connection.js';
 import { pingProbe } from './probes/ping.js';
-import type { PingConfig } from './probes/config.js';
+import { socketStatsProbe } from './probes/socket_stats.js';
 import { Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
@@ -82,7 +82,6 @@ export class ExporterProxy {
   private poller?: Poller;
   /** Built-in probes by app name, created when their config first lists something to probe. */
   private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
-  private readonly pingKind: ProbeKind<PingConfig>;
   private readonly probeRoundSeconds: ReturnType<typeof probeRoundGauge>;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
@@ -94,7 +93,6 @@ export class ExporterProxy {
   constructor(private readonly opts: ProxyOptions) {
     const { config, logger } = opts;
     this.now = opts.now ?? Date.now;
-    this.pingKind = pingProbe(logger);
     this.live = config;
     this.store = new Store({
       ttlMs: config.store.ttlMs,
@@ -310,7 +308,8 @@ export class ExporterProxy {
   /** Start the built-in probes the config asks for, or hand reloaded lists to the running ones. */
   private applyProbes(config: Config): void {
     this.applyProbe(connectionProbe, config.connectionStatus);
-    this.applyProbe(this.pingKind, config.ping);
+    this.applyProbe(pingProbe, config.ping);
+    this.applyProbe(socketStatsProbe, config.socketStats);
   }
 
   private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {

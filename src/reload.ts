@@ -54,6 +54,7 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['fanout', 'fanout', true],
   ['connectionStatus', 'connection_status', true],
   ['ping', 'ping', true],
+  ['socketStats', 'socket_stats', true],
   // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];

@@ -11,7 +11,7 @@ import { readPollTargets, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
 import { cidrProblem } from '../net/cidr.js';
-import { readConnectionStatus, readPing, type ConnectionStatusConfig, type PingConfig } from '../probes/config.js';
+import { readConnectionStatus, readPing, readSocketStats, type ConnectionStatusConfig, type PingConfig, type SocketStatsConfig } from '../probes/config.js';
 
 const exporterRules = {
   // Node runs one event loop; accepted for compatibility, see README.
@@ -93,6 +93,8 @@ export interface Config {
   connectionStatus: ConnectionStatusConfig;
   /** [ping]: hosts pinged into the app `ping`. */
   ping: PingConfig;
+  /** [socket_stats]: established TCP flows into the app `socket_stats`. */
+  socketStats: SocketStatsConfig;
   dns: DnsConfig;
   store: {
     ttlMs: number;
@@ -115,7 +117,7 @@ export interface Config {
   };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping', 'socket_stats'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -135,6 +137,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const hp = readSection('http_push', doc.http_push, httpPushRules, problems);
   const connectionStatus = readConnectionStatus(doc.connection_status, problems);
   const ping = readPing(doc.ping, problems);
+  const socketStats = readSocketStats(doc.socket_stats, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -176,6 +179,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
     dns,
     connectionStatus,
     ping,
+    socketStats,
   };
 }
 

@@ -3,9 +3,12 @@
 //   [connection_status]: sockets to connect to, with the fields of the
 //     connection-status-exporter's `sockets:` list (name, host, port,
 //     protocol, timeout);
-//   [ping]: hosts to ping (name, host), with a count and a timeout.
+//   [ping]: hosts to ping (name, host), with a count and a timeout;
+//   [socket_stats]: which established TCP flows to report (ports, peers),
+//     and at most how many.
 
 import { isTable, readSection, type Rules } from '../config/schema.js';
+import { cidrProblem } from '../net/cidr.js';
 
 export type ConnectionProtocol = 'tcp' | 'tcp4' | 'tcp6' | 'unix';
 
@@ -118,4 +121,31 @@ export function readPing(table: unknown, problems: string[]): PingConfig {
   const raw = isTable(table) ? table.targets : undefined;
   const targets = readEntries('ping.targets', raw, (key, t) => readSection(key, t, pingTargetRules, problems), (t) => JSON.stringify([t.name, t.host]), problems);
   return { intervalMs: Math.round(sec.interval * 1000), timeoutS: sec.timeout, count: sec.count, targets };
+}
+
+export interface SocketStatsConfig {
+  enabled: boolean;
+  intervalMs: number;
+  /** Flows whose local or peer port is one of these; empty: any port. */
+  ports: number[];
+  /** Flows whose peer address is in one of these prefixes; empty: any peer. */
+  peers: string[];
+  /** Per-flow series for at most this many selected flows (0: none, only the totals). */
+  maxFlows: number;
+}
+
+const socketStatsRules = {
+  enabled: { kind: 'bool', default: false },
+  interval: { kind: 'number', default: 15, min: 1 },
+  ports: { kind: 'strings', default: [], check: (v: string) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `must be ports 1 to 65535, got ${JSON.stringify(v)}`) },
+  peers: { kind: 'strings', default: [], check: cidrProblem },
+  max_flows: { kind: 'int', default: 100, min: 0, max: 100_000 },
+} as const satisfies Rules;
+
+/** Read [socket_stats]; problems are appended. */
+export function readSocketStats(table: unknown, problems: string[]): SocketStatsConfig {
+  // Ports are numbers in TOML; the rules check strings, so numbers are shown to them as strings.
+  const given = isTable(table) && Array.isArray(table.ports) ? { ...table, ports: table.ports.map((p) => (typeof p === 'number' ? String(p) : p)) } : table;
+  const sec = readSection('socket_stats', given, socketStatsRules, problems);
+  return { enabled: sec.enabled, intervalMs: Math.round(sec.interval * 1000), ports: sec.ports.map(Number), peers: sec.peers, maxFlows: sec.max_flows };
 }

@@ -11,11 +11,10 @@
 //
 // A host that does not resolve reads as down. Without a `ping` command
 // nothing can be measured: each round logs that as an error and stores
-// nothing (a missing tool is not a host being down).
+// nothing (a missing tool is not a host being down; see prober.ts).
 
-import { execFile } from 'node:child_process';
 import { escapeLabelValue } from '../exposition/text_parse.js';
-import type { Logger } from '../log.js';
+import { runTool } from './command.js';
 import type { PingConfig, PingTarget } from './config.js';
 import type { ProbeKind } from './prober.js';
 
@@ -28,9 +27,6 @@ export interface PingResult {
   /** Average round trip, seconds; undefined when nothing was answered. */
   rttSeconds?: number;
 }
-
-/** Thrown when there is no ping command to run. */
-export class PingUnavailableError extends Error {}
 
 /**
  * The summary of iputils ping's output: "N packets transmitted, M received"
@@ -45,16 +41,11 @@ export function parsePingOutput(out: string): PingResult {
   return { sent: Number(counts[1]), received, rttSeconds: received > 0 && rtt ? Number(rtt[1]) / 1000 : undefined };
 }
 
-/** Ping one host; never rejects but for PingUnavailableError. `signal` kills the ping (the result is then nothing received). */
-export function pingHost(host: string, config: Pick<PingConfig, 'count' | 'timeoutS'>, signal?: AbortSignal): Promise<PingResult> {
+/** Ping one host; rejects only with ToolMissingError. `signal` kills the ping (the result is then nothing received). */
+export async function pingHost(host: string, config: Pick<PingConfig, 'count' | 'timeoutS'>, signal?: AbortSignal): Promise<PingResult> {
   // ping -c N sends one request a second; the last one gets timeoutS.
-  const limitMs = (config.count - 1 + config.timeoutS + 2) * 1000;
-  return new Promise((resolve, reject) => {
-    execFile('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeout: limitMs, encoding: 'utf8', signal }, (err, stdout) => {
-      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') reject(new PingUnavailableError('the ping command is not installed (Debian: apt-get install iputils-ping)'));
-      else resolve(parsePingOutput(stdout));
-    });
-  });
+  const timeoutMs = (config.count - 1 + config.timeoutS + 2) * 1000;
+  return parsePingOutput(await runTool('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeoutMs, signal, debianPackage: 'iputils-ping' }));
 }
 
 /** The exposition text of one round: the three families, a series per target (no rtt for one that did not answer). */
@@ -86,19 +77,9 @@ export async function pingAll(config: PingConfig, signal?: AbortSignal, parallel
   return results;
 }
 
-/** The ping probe for Prober. A round without a ping command stores nothing and logs why. */
-export function pingProbe(logger: Logger): ProbeKind<PingConfig> {
-  return {
-    app: PING_APP,
-    isEmpty: (c) => c.targets.length === 0,
-    round: async (c, signal) => {
-      try {
-        return renderPing(c.targets, await pingAll(c, signal));
-      } catch (err) {
-        if (!(err instanceof PingUnavailableError)) throw err;
-        logger.error('ping probes cannot run', { err: err.message });
-        return undefined;
-      }
-    },
-  };
-}
+/** The ping probe for Prober. */
+export const pingProbe: ProbeKind<PingConfig> = {
+  app: PING_APP,
+  isEmpty: (c) => c.targets.length === 0,
+  round: async (c, signal) => renderPing(c.targets, await pingAll(c, signal)),
+};

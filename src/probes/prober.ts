@@ -9,6 +9,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Update } from '../store/store.js';
 import { OWN_PREFIX } from '../telemetry.js';
+import { ToolMissingError } from './command.js';
 
 /** Where a round's results go (the store). */
 export interface ProbeSink {
@@ -23,11 +24,11 @@ export interface ProbeKind<C extends { intervalMs: number }> {
   /** True when `config` has nothing to probe. */
   isEmpty(config: C): boolean;
   /**
-   * Probe everything in `config`: the round's exposition text, or undefined
-   * when the round could not measure anything. Must not reject; ends soon
-   * after `signal` aborts (the proxy is stopping: the result is not used).
+   * Probe everything in `config`: the round's exposition text. Rejects only
+   * with ToolMissingError; ends soon after `signal` aborts (the proxy is
+   * stopping: the result is not used).
    */
-  round(config: C, signal: AbortSignal): Promise<string | undefined>;
+  round(config: C, signal: AbortSignal): Promise<string>;
 }
 
 /** How long each probe's last round took: one gauge per registry, shared by every Prober. */
@@ -83,9 +84,17 @@ export class Prober<C extends { intervalMs: number }> {
     const config = this.config;
     if (kind.isEmpty(config)) return;
     const started = performance.now();
-    const text = await kind.round(config, this.stopping.signal);
+    let text: string;
+    try {
+      text = await kind.round(config, this.stopping.signal);
+    } catch (err) {
+      if (!(err instanceof ToolMissingError)) throw err;
+      // Nothing measured is not everything down: no results, an error each round until the tool is installed.
+      logger.error(`${kind.app} probes cannot run`, { err: err.message });
+      return;
+    }
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
-    if (text === undefined || this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
+    if (this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
     try {
       sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: 'probe', text, ttlMs: 0 });
     } catch (err) {
