@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Update } from '../store/store.js';
 import { OWN_PREFIX } from '../telemetry.js';
 import { ToolMissingError } from './command.js';
+import { Every } from '../every.js';
 
 /** Where a round's results go (the store). */
 export interface ProbeSink {
@@ -38,19 +39,16 @@ export function probeRoundGauge(registry: Registry): Gauge<'probe'> {
 
 export class Prober<C extends { intervalMs: number }> {
   private config: C;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
-  private readonly stopping = new AbortController();
+  private readonly loop: Every;
 
   constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger; roundSeconds?: Gauge<'probe'> }) {
     this.config = opts.config;
+    this.loop = new Every((signal) => this.round(signal), () => this.config.intervalMs);
   }
 
   /** Probe now, then every interval. */
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Reload: the next round uses `config`; nothing left to probe removes the app at once. */
@@ -58,43 +56,30 @@ export class Prober<C extends { intervalMs: number }> {
     const intervalChanged = config.intervalMs !== this.config.intervalMs;
     this.config = config;
     if (this.opts.kind.isEmpty(config)) this.opts.sink.remove(this.opts.kind.app);
-    if (intervalChanged && !this.running && !this.stopped) this.schedule(0);
+    if (intervalChanged) this.loop.runSoon();
   }
 
   /** No further rounds; the one in flight is cut short (its connections closed, its pings killed). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.stopping.abort();
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.round().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.config.intervalMs);
-      });
-    }, delayMs).unref();
-  }
-
-  private async round(): Promise<void> {
+  private async round(signal: AbortSignal): Promise<void> {
     const { kind, sink, logger } = this.opts;
     const config = this.config;
     if (kind.isEmpty(config)) return;
     const started = performance.now();
     let text: string;
     try {
-      text = await kind.round(config, this.stopping.signal);
+      text = await kind.round(config, signal);
     } catch (err) {
-      if (!(err instanceof ToolMissingError)) throw err;
       // Nothing measured is not everything down: no results, an error each round until the tool is installed.
-      logger.error(`${kind.app} probes cannot run`, { err: err.message });
+      if (err instanceof ToolMissingError) logger.error(`${kind.app} probes cannot run`, { err: err.message });
+      else logger.error(`${kind.app} probe round failed`, { err: String((err as Error)?.stack ?? err) }); // a bug: the loop goes on
       return;
     }
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
-    if (this.stopped || config !== this.config) return; // reloaded meanwhile: these results answer the old list
+    if (signal.aborted || config !== this.config) return; // stopping, or reloaded meanwhile: these results answer the old list
     try {
       sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: 'probe', text, ttlMs: 0 });
     } catch (err) {
