@@ -22,6 +22,7 @@ import { Poller, type PollEvent } from './poller/poller.js';
 import { connectionProbe } from './probes/connection.js';
 import { pingProbe } from './probes/ping.js';
 import { socketStatsProbe } from './probes/socket_stats.js';
+import { PushOut } from './outputs/pushgateway.js';
 import { Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
@@ -83,6 +84,8 @@ export class ExporterProxy {
   /** Built-in probes by app name, created when their config first lists something to probe. */
   private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
   private readonly probeRoundSeconds: ReturnType<typeof probeRoundGauge>;
+  /** The push of the store to a Pushgateway ([push_out]), created when a url is first set. */
+  private pushOut?: PushOut;
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -230,7 +233,7 @@ export class ExporterProxy {
       throw err;
     }
     this.applyPollTargets(config);
-    this.applyProbes(config);
+    this.applyProbesAndOutputs(config);
     this.scheduleExpiry();
     this.scheduleQuietRender();
     this.persistence?.start();
@@ -273,6 +276,8 @@ export class ExporterProxy {
     this.poller = undefined;
     await Promise.all([...this.probers.values()].map((p) => p.stop()));
     this.probers.clear();
+    await this.pushOut?.stop();
+    this.pushOut = undefined;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
@@ -305,11 +310,20 @@ export class ExporterProxy {
     this.poller.start();
   }
 
-  /** Start the built-in probes the config asks for, or hand reloaded lists to the running ones. */
-  private applyProbes(config: Config): void {
+  /** Start the built-in probes and outputs the config asks for, or hand reloaded settings to the running ones. */
+  private applyProbesAndOutputs(config: Config): void {
     this.applyProbe(connectionProbe, config.connectionStatus);
     this.applyProbe(pingProbe, config.ping);
     this.applyProbe(socketStatsProbe, config.socketStats);
+    this.applyPushOut(config);
+  }
+
+  /** Start pushing the store to a Pushgateway, or hand a reloaded [push_out] to the running push. */
+  private applyPushOut(config: Config): void {
+    if (this.pushOut) return this.pushOut.update(config.pushOut);
+    if (!config.pushOut.url) return;
+    this.pushOut = new PushOut({ config: config.pushOut, storeText: () => this.cache.current().body.toString('utf8'), logger: this.opts.logger, registry: this.telemetry.registry });
+    this.pushOut.start();
   }
 
   private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {
@@ -387,7 +401,7 @@ export class ExporterProxy {
     this.scheduleExpiry();
     if (this.started) {
       this.applyPollTargets(next);
-      this.applyProbes(next);
+      this.applyProbesAndOutputs(next);
     }
     this.fanout.update(next.fanout, this.opts.config.dns.servers);
     this.opts.logger.info('config reloaded', { applied: plan.applied.join(',') || 'nothing', needs_restart: plan.needsRestart.join(',') || undefined });

@@ -55,6 +55,7 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['connectionStatus', 'connection_status', true],
   ['ping', 'ping', true],
   ['socketStats', 'socket_stats', true],
+  ['pushOut', 'push_out', true],
   // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];

@@ -7,10 +7,11 @@ import { dirname } from 'node:path';
 import TOML from '@iarna/toml';
 import { ConfigError } from '../errors.js';
 import { isTable, parseHostPort, readSection, type Rules } from './schema.js';
-import { readPollTargets, type PollerConfig } from '../poller/config.js';
+import { readPollTargets, urlProblem, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
 import { cidrProblem } from '../net/cidr.js';
+import { readPushOut, type PushOutConfig } from '../outputs/config.js';
 import { readConnectionStatus, readPing, readSocketStats, type ConnectionStatusConfig, type PingConfig, type SocketStatsConfig } from '../probes/config.js';
 
 const exporterRules = {
@@ -95,6 +96,8 @@ export interface Config {
   ping: PingConfig;
   /** [socket_stats]: established TCP flows into the app `socket_stats`. */
   socketStats: SocketStatsConfig;
+  /** [push_out]: the store pushed to a Pushgateway (url '' = off). */
+  pushOut: PushOutConfig;
   dns: DnsConfig;
   store: {
     ttlMs: number;
@@ -117,7 +120,7 @@ export interface Config {
   };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping', 'socket_stats'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping', 'socket_stats', 'push_out'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -138,6 +141,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const connectionStatus = readConnectionStatus(doc.connection_status, problems);
   const ping = readPing(doc.ping, problems);
   const socketStats = readSocketStats(doc.socket_stats, problems);
+  const pushOut = readPushOut(doc.push_out, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -180,6 +184,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
     connectionStatus,
     ping,
     socketStats,
+    pushOut,
   };
 }
 
@@ -225,13 +230,4 @@ function persistenceFileProblem(v: string): string | undefined {
 
 function nonEmpty(v: string): string | undefined {
   return v === '' ? 'must not be empty' : undefined;
-}
-
-function urlProblem(v: string): string | undefined {
-  try {
-    const u = new URL(v);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : `must be an http or https URL, got ${JSON.stringify(v)}`;
-  } catch {
-    return `must be a URL, got ${JSON.stringify(v)}`;
-  }
 }

@@ -131,7 +131,7 @@ function conflictFor(slots: Map<string, Slot>, f: Family): string | undefined {
 }
 
 /** Rename scraped labels that the proxy sets to `exported_<name>` (repeated while taken). */
-function renameColliding(f: Family, taken: Set<string>): Family {
+export function renameColliding(f: Family, taken: ReadonlySet<string>): Family {
   let samples: Sample[] | undefined;
   for (let i = 0; i < f.samples.length; i++) {
     const s = f.samples[i]!;

@@ -1,0 +1,88 @@
+// The push of the store to a Pushgateway: the group URL and body as
+// tables, the config's problems, and the proxy pushing to a real HTTP
+// server on port 0 that fails, then recovers.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { groupUrl, pushBody } from '../../src/outputs/pushgateway.js';
+import { configFromText } from '../../src/config/config.js';
+import { parseText } from '../../src/exposition/text_parse.js';
+import { configProblems, send, startProxy, waitFor } from '../helpers.js';
+
+test('groupUrl: job and grouping labels as path segments, base64url where a value has a slash or is empty', () => {
+  const cases: [Parameters<typeof groupUrl>[0], string][] = [
+    [{ url: 'http://pg:9091', job: 'exporter-proxy', grouping: [] }, 'http://pg:9091/metrics/job/exporter-proxy'],
+    [{ url: 'http://pg:9091/prefix', job: 'j', grouping: [{ name: 'instance', value: 'gw 1' }] }, 'http://pg:9091/prefix/metrics/job/j/instance/gw%201'],
+    [{ url: 'http://pg:9091', job: 'a/b', grouping: [{ name: 'path', value: '/var/tmp' }] }, 'http://pg:9091/metrics/job@base64/YS9i/path@base64/L3Zhci90bXA'],
+    [{ url: 'http://pg:9091', job: 'j', grouping: [{ name: 'x', value: '' }] }, 'http://pg:9091/metrics/job/j/x@base64/='],
+  ];
+  for (const [config, want] of cases) assert.equal(groupUrl(config), want);
+});
+
+test('pushBody: the store text as it is, unless a series has a grouping label: then it is kept as exported_<name>', () => {
+  const plain = '# TYPE m counter\nm{app="a"} 1\n';
+  assert.equal(pushBody(plain, ['instance']), plain);
+  const pushed = '# HELP m Help.\n# TYPE m counter\nm{instance="",job="a"} 1\nm{instance="",job="b"} 2\nm{exported_job="x",job="c"} 3\n# TYPE n gauge\nn{instance="i"} 4\n';
+  const body = pushBody(pushed, ['instance']);
+  assert.equal(
+    body,
+    '# HELP m Help.\n# TYPE m counter\nm{exported_instance="",exported_job="a"} 1\nm{exported_instance="",exported_job="b"} 2\nm{exported_job="x",exported_exported_job="c"} 3\n# TYPE n gauge\nn{exported_instance="i"} 4\n',
+  );
+  assert.equal(parseText(body).series, 4);
+});
+
+test('[push_out] config: every problem names its key', () => {
+  const cases: [string, RegExp[]][] = [
+    ['[push_out]\nurl = "ftp://pg"\n', [/push_out\.url: must be an http or https URL/]],
+    ['[push_out]\nurl = "http://pg"\njob = ""\n', [/push_out\.job: must not be empty/]],
+    ['[push_out]\nurl = "http://pg"\ngrouping = { job = "x", "1bad" = "y", empty = "" }\n', [/push_out\.grouping\.job: job is set by push_out\.job/, /push_out\.grouping\.1bad: not a valid label name/, /push_out\.grouping\.empty: must be a non-empty string/]],
+    ['[push_out]\nurl = "http://pg"\nevery = 5\n', [/push_out\.every: unknown key/]],
+  ];
+  for (const [toml, expected] of cases) {
+    const problems = configProblems(toml);
+    assert.equal(problems.length, expected.length, `${toml}\n${problems.join('\n')}`);
+    expected.forEach((re, i) => assert.match(problems[i]!, re));
+  }
+  assert.deepEqual(configFromText('[push_out]\nurl = "http://pg:9091/"\ngrouping = { instance = "gw-1" }\n').pushOut, {
+    url: 'http://pg:9091',
+    job: 'exporter-proxy',
+    grouping: [{ name: 'instance', value: 'gw-1' }],
+    intervalMs: 15000,
+    timeoutMs: 10000,
+  });
+  assert.equal(configFromText('').pushOut.url, '');
+});
+
+test('the proxy PUTs its store every interval; a failing gateway is logged once and counted, then recovers', async () => {
+  const requests: { method: string; url: string; type: string; body: string }[] = [];
+  let status = 500;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      requests.push({ method: req.method!, url: req.url!, type: req.headers['content-type'] ?? '', body });
+      res.writeHead(status).end(status === 200 ? '' : 'pushed metrics are invalid\n');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const r = await startProxy({ extra: `[push_out]\nurl = "${base}"\ninterval = 1\ngrouping = { instance = "gw-1" }\n` });
+  try {
+    await send({ port: r.addr.tcp!.port }, JSON.stringify({ web: '# TYPE req_total counter\nreq_total{code="200"} 5\n' }));
+    await waitFor(() => requests.length >= 2, 5000, 'two failed pushes');
+    assert.equal(r.logs.filter((l) => l.includes('push to the Pushgateway failed')).length, 1, r.logs.join('\n'));
+    assert.match(r.logs.find((l) => l.includes('push to the Pushgateway failed'))!, /HTTP 500: pushed metrics are invalid/);
+    status = 200;
+    const ok = await waitFor(() => requests.find((q) => q.body.includes('req_total{code="200"} 5')) && r.logs.some((l) => l.includes('works again')) && requests.at(-1), 5000, 'a push with the data');
+    assert.deepEqual({ method: ok.method, url: ok.url, type: ok.type }, { method: 'PUT', url: '/metrics/job/exporter-proxy/instance/gw-1', type: 'text/plain; version=0.0.4; charset=utf-8' });
+    assert.equal(ok.body, '# TYPE req_total counter\nreq_total{code="200"} 5\n');
+    const own = await r.proxy.telemetry.registry.getSingleMetricAsString('exporter_proxy_push_out_total');
+    assert.match(own, /push_out_total\{result="status"\} [1-9]/);
+    assert.match(own, /push_out_total\{result="ok"\} [1-9]/);
+  } finally {
+    await r.stop();
+    server.close();
+  }
+});
