@@ -71,7 +71,7 @@ export class PushOut {
     const registers = opts.registry ? [opts.registry] : undefined;
     if (registers) {
       this.m = {
-        pushes: new Counter({ name: `${OWN_PREFIX}push_out_total`, help: 'Pushes of the store to the Pushgateway ([push_out]), by result (ok, status, network, timeout).', labelNames: ['result'], registers }),
+        pushes: new Counter({ name: `${OWN_PREFIX}push_out_total`, help: 'Pushes of the store to the Pushgateway ([push_out]), by result (ok, status, network, timeout, invalid).', labelNames: ['result'], registers }),
         lastSuccess: new Gauge({ name: `${OWN_PREFIX}push_out_last_success_timestamp_seconds`, help: 'When the store was last pushed to the Pushgateway successfully.', registers }),
         duration: new Gauge({ name: `${OWN_PREFIX}push_out_duration_seconds`, help: 'Duration of the last push to the Pushgateway.', registers }),
       };
@@ -101,8 +101,9 @@ export class PushOut {
     const started = performance.now();
     let result: string;
     let detail = '';
+    let body: string | undefined;
     try {
-      const body = pushBody(this.opts.storeText(), config.grouping.map((l) => l.name));
+      body = pushBody(this.opts.storeText(), config.grouping.map((l) => l.name));
       const res = await request(url, {
         method: 'PUT',
         body,
@@ -114,8 +115,9 @@ export class PushOut {
       if (result === 'status') detail = `HTTP ${res.statusCode}: ${answer.trim().slice(0, 500)}`;
     } catch (err) {
       if (signal.aborted) return; // stopping
-      const e = err as Error & { code?: string };
-      result = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timeout' : 'network';
+      const e = err as Error;
+      // No body: the store's text did not parse back (two apps holding the same series without app_label, say).
+      result = body === undefined ? 'invalid' : e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timeout' : 'network';
       detail = e.message;
     }
     this.m?.pushes.inc({ result });

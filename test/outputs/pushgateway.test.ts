@@ -86,3 +86,22 @@ test('the proxy PUTs its store every interval; a failing gateway is logged once 
     server.close();
   }
 });
+
+test('a store whose series do not parse back once relabelled (the same series from two apps) is counted as invalid, nothing sent', async () => {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url!);
+    res.writeHead(200).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const r = await startProxy({ extra: `[push_out]\nurl = "http://127.0.0.1:${(server.address() as AddressInfo).port}"\ninterval = 1\n` });
+  try {
+    for (const app of ['a', 'b']) r.proxy.store.put({ app, source: 'test', receiver: 'tcp', text: 'm{job="x"} 1\n' });
+    await waitFor(async () => /push_out_total\{result="invalid"\} [1-9]/.test(await r.proxy.telemetry.registry.getSingleMetricAsString('exporter_proxy_push_out_total')), 5000, 'an invalid push');
+    assert.match(r.logs.find((l) => l.includes('push to the Pushgateway failed'))!, /reason=invalid .*duplicate series/);
+    assert.deepEqual(requests, []);
+  } finally {
+    await r.stop();
+    server.close();
+  }
+});
