@@ -18,7 +18,7 @@ export interface ProbeSink {
   remove(app: string): boolean;
 }
 
-/** What one kind of probe (connection, ping) does in a round. */
+/** What one kind of probe (connection, ping, socket statistics) does in a round. */
 export interface ProbeKind<C extends { intervalMs: number }> {
   /** Store app name of the results. */
   app: string;
@@ -34,7 +34,7 @@ export interface ProbeKind<C extends { intervalMs: number }> {
 
 /** How long each probe's last round took: one gauge per registry, shared by every Prober. */
 export function probeRoundGauge(registry: Registry): Gauge<'probe'> {
-  return new Gauge({ name: `${OWN_PREFIX}probe_round_duration_seconds`, help: 'How long the last round of a built-in probe took, by probe (connection_status, ping).', labelNames: ['probe'], registers: [registry] });
+  return new Gauge({ name: `${OWN_PREFIX}probe_round_duration_seconds`, help: 'How long the last round of a built-in probe took, by probe (connection_status, ping, socket_stats).', labelNames: ['probe'], registers: [registry] });
 }
 
 export class Prober<C extends { intervalMs: number }> {
