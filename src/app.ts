@@ -22,7 +22,9 @@ import { Poller, type PollEvent } from './poller/poller.js';
 import { connectionProbe } from './probes/connection.js';
 import { pingProbe } from './probes/ping.js';
 import { socketStatsProbe } from './probes/socket_stats.js';
-import { PushOut } from './outputs/pushgateway.js';
+import { pushgatewayOutput } from './outputs/pushgateway.js';
+import { remoteWriteOutput } from './outputs/remote_write.js';
+import { Sender, type OutputKind, type OutputSettings } from './outputs/sender.js';
 import { Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
@@ -84,8 +86,8 @@ export class ExporterProxy {
   /** Built-in probes by app name, created when their config first lists something to probe. */
   private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
   private readonly probeRoundSeconds: ReturnType<typeof probeRoundGauge>;
-  /** The push of the store to a Pushgateway ([push_out]), created when a url is first set. */
-  private pushOut?: PushOut;
+  /** Outputs by config section ([push_out], [remote_write]), created when a url is first set. */
+  private readonly senders = new Map<string, Sender<OutputSettings>>();
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -276,8 +278,8 @@ export class ExporterProxy {
     this.poller = undefined;
     await Promise.all([...this.probers.values()].map((p) => p.stop()));
     this.probers.clear();
-    await this.pushOut?.stop();
-    this.pushOut = undefined;
+    await Promise.all([...this.senders.values()].map((s) => s.stop()));
+    this.senders.clear();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
@@ -315,15 +317,17 @@ export class ExporterProxy {
     this.applyProbe(connectionProbe, config.connectionStatus);
     this.applyProbe(pingProbe, config.ping);
     this.applyProbe(socketStatsProbe, config.socketStats);
-    this.applyPushOut(config);
+    this.applyOutput(pushgatewayOutput, config.pushOut);
+    this.applyOutput(remoteWriteOutput, config.remoteWrite);
   }
 
-  /** Start pushing the store to a Pushgateway, or hand a reloaded [push_out] to the running push. */
-  private applyPushOut(config: Config): void {
-    if (this.pushOut) return this.pushOut.update(config.pushOut);
-    if (!config.pushOut.url) return;
-    this.pushOut = new PushOut({ config: config.pushOut, storeText: () => this.cache.current().body.toString('utf8'), logger: this.opts.logger, registry: this.telemetry.registry });
-    this.pushOut.start();
+  private applyOutput<C extends OutputSettings>(kind: OutputKind<C>, outputConfig: C): void {
+    const running = this.senders.get(kind.name) as Sender<C> | undefined;
+    if (running) return running.update(outputConfig);
+    if (!outputConfig.url) return;
+    const sender = new Sender({ kind, config: outputConfig, storeText: () => this.cache.current().body.toString('utf8'), logger: this.opts.logger, registry: this.telemetry.registry });
+    this.senders.set(kind.name, sender as unknown as Sender<OutputSettings>);
+    sender.start();
   }
 
   private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {

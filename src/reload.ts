@@ -56,6 +56,7 @@ const KEYS: [prefix: string, key: string, live: boolean][] = [
   ['ping', 'ping', true],
   ['socketStats', 'socket_stats', true],
   ['pushOut', 'push_out', true],
+  ['remoteWrite', 'remote_write', true],
   // The shared fetcher resolves poll and fan-out hosts through these servers; it is built once.
   ['dns', 'dns', false],
 ];

@@ -103,6 +103,15 @@ export async function getText(url: string, headers: Record<string, string> = {})
   return { status: res.status, body: await res.text(), headers: res.headers };
 }
 
+/** Each config text is refused with exactly these problems, in order (one pattern per problem). */
+export function assertConfigProblems(cases: readonly (readonly [toml: string, problems: readonly RegExp[]])[]): void {
+  for (const [toml, expected] of cases) {
+    const problems = configProblems(toml);
+    assert.equal(problems.length, expected.length, `${toml}\n${problems.join('\n')}`);
+    expected.forEach((re, i) => assert.match(problems[i]!, re));
+  }
+}
+
 /** The problems a config text is refused with; [] when it is accepted. */
 export function configProblems(toml: string): string[] {
   try {

@@ -11,7 +11,7 @@ import { readPollTargets, urlProblem, type PollerConfig } from '../poller/config
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
 import { cidrProblem } from '../net/cidr.js';
-import { readPushOut, type PushOutConfig } from '../outputs/config.js';
+import { readPushOut, readRemoteWrite, type PushOutConfig, type RemoteWriteConfig } from '../outputs/config.js';
 import { readConnectionStatus, readPing, readSocketStats, type ConnectionStatusConfig, type PingConfig, type SocketStatsConfig } from '../probes/config.js';
 
 const exporterRules = {
@@ -98,6 +98,8 @@ export interface Config {
   socketStats: SocketStatsConfig;
   /** [push_out]: the store pushed to a Pushgateway (url '' = off). */
   pushOut: PushOutConfig;
+  /** [remote_write]: the store sent with Prometheus remote_write (url '' = off). */
+  remoteWrite: RemoteWriteConfig;
   dns: DnsConfig;
   store: {
     ttlMs: number;
@@ -120,7 +122,7 @@ export interface Config {
   };
 }
 
-const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping', 'socket_stats', 'push_out'];
+const topLevel = ['exporter', 'receiver', 'poll_external', 'store', 'fanout', 'dns', 'http', 'http_push', 'connection_status', 'ping', 'socket_stats', 'push_out', 'remote_write'];
 
 /** Validate a parsed TOML document; throws ConfigError listing every problem. */
 export function configFromToml(doc: Record<string, unknown>): Config {
@@ -142,6 +144,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
   const ping = readPing(doc.ping, problems);
   const socketStats = readSocketStats(doc.socket_stats, problems);
   const pushOut = readPushOut(doc.push_out, problems);
+  const remoteWrite = readRemoteWrite(doc.remote_write, problems);
   if (problems.length) throw new ConfigError(problems);
   const listen = parseHostPort(ex.scrape_expose_endpoint) as { host: string; port: number };
   const tcp = parseHostPort(rc.receiver_tcp_socket) as { host: string; port: number };
@@ -185,6 +188,7 @@ export function configFromToml(doc: Record<string, unknown>): Config {
     ping,
     socketStats,
     pushOut,
+    remoteWrite,
   };
 }
 

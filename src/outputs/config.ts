@@ -1,10 +1,11 @@
-// [push_out]: push the store to a Pushgateway, for when the Prometheus that
-// should have the data cannot reach this proxy but both reach a Pushgateway.
-// Validated in the style of config/schema.ts: every problem names its key.
+// The outputs' config sections, validated in the style of config/schema.ts
+// (every problem names its key):
+//   [push_out]: push the store to a Pushgateway;
+//   [remote_write]: send it with Prometheus remote_write.
 
 import { isTable, readSection, type Rules } from '../config/schema.js';
 import { isValidLabelName } from '../exposition/text_parse.js';
-import { urlProblem } from '../poller/config.js';
+import { readHeaders, urlProblem } from '../poller/config.js';
 
 export interface PushOutConfig {
   /** Base URL of the Pushgateway, without a trailing slash; '' = off. */
@@ -37,4 +38,29 @@ export function readPushOut(table: unknown, problems: string[]): PushOutConfig {
     else grouping.push({ name, value });
   }
   return { url: sec.url.replace(/\/+$/, ''), job: sec.job, grouping, intervalMs: Math.round(sec.interval * 1000), timeoutMs: Math.round(sec.timeout * 1000) };
+}
+
+export interface RemoteWriteConfig {
+  /** The receiver's write URL ('' = off), e.g. http://prometheus:9090/api/v1/write. */
+  url: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Extra request headers, names lower-cased (Authorization, X-Scope-OrgID for Mimir, ...). */
+  headers: Record<string, string>;
+}
+
+const remoteWriteRules = {
+  url: { kind: 'string', default: '', check: (v: string) => (v === '' ? undefined : urlProblem(v)) },
+  interval: { kind: 'number', default: 15, min: 1 },
+  timeout: { kind: 'number', default: 10, min: 0.1 },
+} as const satisfies Rules;
+
+/** Read [remote_write]; problems are appended. */
+export function readRemoteWrite(table: unknown, problems: string[]): RemoteWriteConfig {
+  const sec = readSection('remote_write', table, remoteWriteRules, problems, { allowExtra: ['headers'] });
+  const headers = readHeaders('remote_write.headers', isTable(table) ? table.headers : undefined, problems);
+  for (const name of ['content-type', 'content-encoding', 'x-prometheus-remote-write-version']) {
+    if (name in headers) problems.push(`remote_write.headers.${name}: set by the proxy`);
+  }
+  return { url: sec.url, intervalMs: Math.round(sec.interval * 1000), timeoutMs: Math.round(sec.timeout * 1000), headers };
 }

@@ -94,13 +94,7 @@ export function readPollTargets(endpoints: string[], rawTargets: unknown, d: Pol
     const table = (isTable(t) ? t : {}) as Record<string, unknown>;
     if (isTable(t) && t.url === undefined) problems.push(`${key}.url: required`);
     const labels = readStringTable(`${key}.labels`, table.labels, problems, labelNameProblem);
-    const headers = readStringTable(`${key}.headers`, table.headers, problems, headerNameProblem);
-    const lowerHeaders: Record<string, string> = {};
-    for (const [name, value] of Object.entries(headers)) {
-      const why = headerValueProblem(value);
-      if (why) problems.push(`${key}.headers.${name}: ${why}`);
-      lowerHeaders[name.toLowerCase()] = value;
-    }
+    const lowerHeaders = readHeaders(`${key}.headers`, table.headers, problems);
     let auth: string | undefined;
     if (table.basic_auth !== undefined) {
       const b = readSection(`${key}.basic_auth`, table.basic_auth, basicAuthRules, problems);
@@ -168,6 +162,17 @@ export function labelNameProblem(name: string): string | undefined {
   if (name.startsWith('__')) return `label names starting with "__" are reserved`;
   if (name === 'le' || name === 'quantile') return `label ${name} is reserved for histogram and summary samples`;
   return undefined;
+}
+
+/** A `headers` table (name = "value"): names lower-cased; names the proxy sets itself and values with CR, LF or NUL are problems. */
+export function readHeaders(key: string, raw: unknown, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(readStringTable(key, raw, problems, headerNameProblem))) {
+    const why = headerValueProblem(value);
+    if (why) problems.push(`${key}.${name}: ${why}`);
+    out[name.toLowerCase()] = value;
+  }
+  return out;
 }
 
 function headerNameProblem(name: string): string | undefined {

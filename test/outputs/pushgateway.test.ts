@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { groupUrl, pushBody } from '../../src/outputs/pushgateway.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import { configProblems, send, startProxy, waitFor } from '../helpers.js';
+import { assertConfigProblems, send, startProxy, waitFor } from '../helpers.js';
 
 test('groupUrl: job and grouping labels as path segments, base64url where a value has a slash or is empty', () => {
   const cases: [Parameters<typeof groupUrl>[0], string][] = [
@@ -40,11 +40,7 @@ test('[push_out] config: every problem names its key', () => {
     ['[push_out]\nurl = "http://pg"\ngrouping = { job = "x", "1bad" = "y", empty = "" }\n', [/push_out\.grouping\.job: job is set by push_out\.job/, /push_out\.grouping\.1bad: not a valid label name/, /push_out\.grouping\.empty: must be a non-empty string/]],
     ['[push_out]\nurl = "http://pg"\nevery = 5\n', [/push_out\.every: unknown key/]],
   ];
-  for (const [toml, expected] of cases) {
-    const problems = configProblems(toml);
-    assert.equal(problems.length, expected.length, `${toml}\n${problems.join('\n')}`);
-    expected.forEach((re, i) => assert.match(problems[i]!, re));
-  }
+  assertConfigProblems(cases);
   assert.deepEqual(configFromText('[push_out]\nurl = "http://pg:9091/"\ngrouping = { instance = "gw-1" }\n').pushOut, {
     url: 'http://pg:9091',
     job: 'exporter-proxy',

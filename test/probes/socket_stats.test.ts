@@ -9,7 +9,7 @@ import net from 'node:net';
 import { parseSsOutput, renderSocketStats, selectFlows, SOCKET_STATS_APP, type TcpFlow } from '../../src/probes/socket_stats.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import { configProblems, getText, startProxy, waitFor } from '../helpers.js';
+import { assertConfigProblems, getText, startProxy, waitFor } from '../helpers.js';
 
 const DETAILS = '\t bbr wscale:10,10 rto:204 rtt:0.037/0.018 mss:32741 pmtu:65535 rcvmss:536 advmss:65483 cwnd:10 bytes_acked:1 segs_out:2\n';
 
@@ -82,11 +82,7 @@ test('[socket_stats] config: every problem names its key', () => {
     ['[socket_stats]\nmax_flows = -1\n', [/socket_stats\.max_flows: must be at least 0, got -1/]],
     ['[socket_stats]\nflows = 3\n', [/socket_stats\.flows: unknown key/]],
   ];
-  for (const [toml, expected] of cases) {
-    const problems = configProblems(toml);
-    assert.equal(problems.length, expected.length, `${toml}\n${problems.join('\n')}`);
-    expected.forEach((re, i) => assert.match(problems[i]!, re));
-  }
+  assertConfigProblems(cases);
   assert.deepEqual(configFromText('[socket_stats]\nenabled = true\nports = [443]\npeers = ["10.0.0.0/8"]\n').socketStats, { enabled: true, intervalMs: 15000, ports: [443], peers: ['10.0.0.0/8'], maxFlows: 100 });
   assert.equal(configFromText('').socketStats.enabled, false);
 });

@@ -1,0 +1,106 @@
+// The loop both outputs run in ([push_out], [remote_write]): every interval
+// the store's text is turned into one request by the output's `build`, and
+// sent; the next interval sends the store as it is then (nothing queues).
+// A failure is logged when failing starts and when it stops (not every
+// interval) and counted by result: ok, status (a non-2xx answer), network,
+// timeout, invalid (`build` threw: the store's text did not convert).
+
+import { request } from 'undici';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { Every } from '../every.js';
+import type { Logger } from '../log.js';
+import { OWN_PREFIX } from '../telemetry.js';
+
+export interface OutputSettings {
+  /** '' = off. */
+  url: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export interface Outbound {
+  url: string;
+  method: 'PUT' | 'POST';
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** What one output sends. */
+export interface OutputKind<C extends OutputSettings> {
+  /** Config section, metric prefix (`exporter_proxy_<name>_...`). */
+  name: string;
+  /** For logs: "push to the Pushgateway". */
+  what: string;
+  /** The request for the store's exposition text; throws when the text cannot be converted. */
+  build(config: C, storeText: string): Outbound;
+}
+
+export class Sender<C extends OutputSettings> {
+  private config: C;
+  private readonly loop: Every;
+  private failing = false;
+  private readonly m?: { sends: Counter<'result'>; lastSuccess: Gauge; duration: Gauge };
+
+  constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeText: () => string; logger: Logger; registry?: Registry }) {
+    this.config = opts.config;
+    this.loop = new Every((signal) => this.send(signal), () => this.config.intervalMs);
+    const registers = opts.registry ? [opts.registry] : undefined;
+    const prefix = `${OWN_PREFIX}${opts.kind.name}`;
+    if (registers) {
+      this.m = {
+        sends: new Counter({ name: `${prefix}_total`, help: `Sends of the store ([${opts.kind.name}]), by result (ok, status, network, timeout, invalid).`, labelNames: ['result'], registers }),
+        lastSuccess: new Gauge({ name: `${prefix}_last_success_timestamp_seconds`, help: `When the store was last sent ([${opts.kind.name}]) successfully.`, registers }),
+        duration: new Gauge({ name: `${prefix}_duration_seconds`, help: `Duration of the last send ([${opts.kind.name}]).`, registers }),
+      };
+    }
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Reload: the next send uses `config` (url '' pauses sending until set again). */
+  update(config: C): void {
+    const intervalChanged = config.intervalMs !== this.config.intervalMs;
+    this.config = config;
+    if (intervalChanged) this.loop.runSoon();
+  }
+
+  /** No further sends; one in flight is aborted. */
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async send(signal: AbortSignal): Promise<void> {
+    const { kind, logger } = this.opts;
+    const config = this.config;
+    if (!config.url) return;
+    const started = performance.now();
+    let result: string;
+    let detail = '';
+    let out: Outbound | undefined;
+    try {
+      out = kind.build(config, this.opts.storeText());
+      const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
+      const answer = await res.body.text();
+      result = res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'status';
+      if (result === 'status') detail = `HTTP ${res.statusCode}: ${answer.trim().slice(0, 500)}`;
+    } catch (err) {
+      if (signal.aborted) return; // stopping
+      const e = err as Error;
+      result = out === undefined ? 'invalid' : e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timeout' : 'network';
+      detail = e.message;
+    }
+    this.m?.sends.inc({ result });
+    this.m?.duration.set((performance.now() - started) / 1000);
+    const url = out?.url ?? config.url;
+    if (result === 'ok') {
+      this.m?.lastSuccess.set(Date.now() / 1000);
+      if (this.failing) logger.info(`${kind.what} works again`, { url });
+      this.failing = false;
+    } else if (!this.failing) {
+      this.failing = true;
+      logger.warn(`${kind.what} failed; retrying every interval`, { url, reason: result, err: detail });
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// [remote_write] into a real Prometheus (--web.enable-remote-write-receiver):
+// it decodes our snappy and protobuf, and its query API returns every
+// sample with its labels unescaped, its special values, and the timestamp
+// the sample was pushed with.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { waitFor, tempDir } from '../helpers.js';
+import { requireCommand, startCli, freePort, sh } from './e2e_helpers.js';
+
+interface Result {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+test('a real Prometheus receives the store over remote_write: labels, escapes, +Inf and NaN, own timestamps', async () => {
+  requireCommand('prometheus', 'prometheus');
+  requireCommand('nc', 'netcat-openbsd');
+  const dir = tempDir();
+  const promPort = await freePort();
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\n');
+  const prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--web.enable-remote-write-receiver'], { stdio: 'ignore' });
+  const api = `http://127.0.0.1:${promPort}/api/v1`;
+  const p = await startCli(`[store]\napp_label = "app"\n[remote_write]\nurl = "${api}/write"\ninterval = 1\nheaders = { "X-Scope-OrgID" = "tenant-1" }\n`);
+  try {
+    const stamped = Date.now() - 60_000;
+    const payload = `# TYPE rw_requests_total counter\nrw_requests_total{code="200",path="/a\\"b\\\\c"} 5\n# TYPE rw_temp gauge\nrw_temp{room="x"} +Inf\nrw_temp{room="y"} NaN\nrw_old 7 ${stamped}\n`;
+    // 3,000 more series make the body several 64 KiB snappy literals (a 2-byte length in the tag).
+    const many = Array.from({ length: 3000 }, (_, i) => `rw_many{i="${i}",pad="${'x'.repeat(20)}"} ${i}`).join('\n') + '\n';
+    sh(`nc -q 0 127.0.0.1 ${p.tcpPort}`, { input: JSON.stringify({ edge: payload, bulk: many }) });
+    const query = async (q: string): Promise<Result[]> => {
+      try {
+        return ((await (await fetch(`${api}/query?query=${encodeURIComponent(q)}`)).json()) as { data: { result: Result[] } }).data.result;
+      } catch {
+        return []; // Prometheus still starting
+      }
+    };
+    const requests = await waitFor(async () => ((await query('rw_requests_total')).length ? query('rw_requests_total') : undefined), 30_000, 'the first remote write');
+    assert.deepEqual(requests.map((r) => [r.metric, r.value[1]]), [[{ __name__: 'rw_requests_total', app: 'edge', code: '200', path: '/a"b\\c' }, '5']]);
+    const temps = (await query('rw_temp')).map((r) => [r.metric.room, r.value[1]]).sort();
+    assert.deepEqual(temps, [['x', '+Inf'], ['y', 'NaN']]);
+    // A sample pushed with a timestamp keeps it: found at that time, not later than its 5-minute lookback.
+    const old = await query(`rw_old @ ${(stamped / 1000).toFixed(3)}`);
+    assert.deepEqual(old.map((r) => r.value[1]), ['7']);
+    assert.deepEqual((await query('count(rw_many)')).map((r) => r.value[1]), ['3000']);
+    assert.deepEqual((await query('sum(rw_many)')).map((r) => r.value[1]), [String((2999 * 3000) / 2)]);
+  } finally {
+    await p.stop();
+    prom.kill();
+  }
+});

@@ -1,0 +1,50 @@
+// remote_write's encoding details as tables (the end-to-end test has a real
+// Prometheus decode whole requests) and its config's problems.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { snappyLiterals, writeRequest } from '../../src/outputs/remote_write.js';
+import { configFromText } from '../../src/config/config.js';
+import { assertConfigProblems } from '../helpers.js';
+
+test('snappyLiterals: the uncompressed length as a varint, then literals of at most 64 KiB with 0-, 1- or 2-byte lengths', () => {
+  const cases: [length: number, head: number[]][] = [
+    [1, [1, 0 << 2]],
+    [60, [60, 59 << 2]],
+    [61, [61, 60 << 2, 60]],
+    [300, [0xac, 0x02, 61 << 2, 43, 1]],
+  ];
+  for (const [n, head] of cases) {
+    const out = snappyLiterals(Buffer.alloc(n, 7));
+    assert.deepEqual([...out.subarray(0, head.length)], head, `length ${n}`);
+    assert.equal(out.length, head.length + n);
+  }
+  // 65,537 bytes: a full 64 KiB literal, then a 1-byte one.
+  const big = snappyLiterals(Buffer.alloc(65537, 1));
+  assert.deepEqual([...big.subarray(0, 6)], [0x81, 0x80, 0x04, 61 << 2, 0xff, 0xff]);
+  assert.deepEqual([...big.subarray(6 + 65536, 6 + 65536 + 1)], [0 << 2]);
+  assert.equal(big.length, 6 + 65536 + 1 + 1);
+});
+
+test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', () => {
+  const got = writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5);
+  const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
+  const sample = [0x12, 12, 0x09, ...new Uint8Array(new Float64Array([3]).buffer), 0x10, 0xe8, 0x07];
+  const series = [...label('__name__', 'm'), ...label('a', '1'), ...label('b', 'x"y'), ...sample];
+  assert.deepEqual([...got], [0x0a, series.length, ...series]);
+});
+
+test('[remote_write] config: every problem names its key', () => {
+  const cases: [string, RegExp[]][] = [
+    ['[remote_write]\nurl = "prometheus:9090"\n', [/remote_write\.url: must be an http or https URL/]],
+    ['[remote_write]\nurl = "http://p/api/v1/write"\nheaders = { "Content-Encoding" = "gzip", "X-Bad" = "a\\nb" }\n', [/remote_write\.headers\.X-Bad: must not contain CR, LF or NUL/, /remote_write\.headers\.content-encoding: set by the proxy/]],
+    ['[remote_write]\nurl = "http://p/api/v1/write"\nqueue = 5\n', [/remote_write\.queue: unknown key/]],
+  ];
+  assertConfigProblems(cases);
+  assert.deepEqual(configFromText('[remote_write]\nurl = "http://mimir/api/v1/push"\nheaders = { "X-Scope-OrgID" = "t1" }\n').remoteWrite, {
+    url: 'http://mimir/api/v1/push',
+    intervalMs: 15000,
+    timeoutMs: 10000,
+    headers: { 'x-scope-orgid': 't1' },
+  });
+});
