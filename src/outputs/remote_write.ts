@@ -9,7 +9,7 @@
 //
 // The snappy encoding is literal-only: a valid snappy block that every
 // decoder reads, without compression (no package for it is among ours, and
-// the receivers are usually near). The body is ~1.3x the exposition text.
+// the receivers are usually near). The body is ~1.4x the exposition text.
 
 import type { Label } from '../exposition/model.js';
 import { parseText, unescapeLabelValue } from '../exposition/text_parse.js';
@@ -17,10 +17,28 @@ import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
 
-/** Protobuf encoding into a growing buffer: just the wire types a WriteRequest uses. */
+/** Bytes of `v` as a protobuf varint. */
+function varintSize(v: number): number {
+  let n = 1;
+  while (v > 0x7f) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Protobuf output into one growing buffer. Nested messages are written in
+ * place, their lengths computed first (no buffer per message: at 100,000
+ * series that made the encoding ~10x slower).
+ */
 class ProtoWriter {
-  private buf = Buffer.allocUnsafe(64 * 1024);
+  private buf: Buffer;
   length = 0;
+
+  constructor(initialBytes: number) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -38,36 +56,20 @@ class ProtoWriter {
     this.buf[this.length++] = v;
   }
 
-  /** Field `field` as length-delimited bytes written by `write`. */
-  message(field: number, write: (w: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
-    write(inner);
-    this.bytes(field, inner.bytesView());
+  /** A length-delimited field holding `s` (its UTF-8 length `bytes`). */
+  string(tag: number, s: string, bytes: number): void {
+    this.varint(tag);
+    this.varint(bytes);
+    this.room(bytes);
+    this.length += this.buf.write(s, this.length, 'utf8');
   }
 
-  bytes(field: number, b: Uint8Array): void {
-    this.varint((field << 3) | 2);
-    this.varint(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
-  }
-
-  string(field: number, s: string): void {
-    this.bytes(field, Buffer.from(s, 'utf8'));
-  }
-
-  double(field: number, v: number): void {
-    this.varint((field << 3) | 1);
+  /** A fixed64 field holding `v`. */
+  double(tag: number, v: number): void {
+    this.varint(tag);
     this.room(8);
     this.buf.writeDoubleLE(v, this.length);
     this.length += 8;
-  }
-
-  /** int64 as a varint; timestamps in ms are positive and below 2^53. */
-  int64(field: number, v: number): void {
-    this.varint(field << 3);
-    this.varint(v);
   }
 
   bytesView(): Buffer {
@@ -75,26 +77,42 @@ class ProtoWriter {
   }
 }
 
+// Field tags (field number << 3 | wire type) of the WriteRequest messages.
+const WRITE_REQUEST_TIMESERIES = (1 << 3) | 2;
+const TIMESERIES_LABEL = (1 << 3) | 2;
+const TIMESERIES_SAMPLE = (2 << 3) | 2;
+const LABEL_NAME = (1 << 3) | 2;
+const LABEL_VALUE = (2 << 3) | 2;
+const SAMPLE_VALUE = (1 << 3) | 1;
+const SAMPLE_TIMESTAMP = 2 << 3;
+
 /** The WriteRequest for the store's exposition `text`, samples without a timestamp at `nowMs`. */
 export function writeRequest(text: string, nowMs: number): Buffer {
-  const w = new ProtoWriter();
+  const w = new ProtoWriter(Math.max(1024, text.length * 2));
   for (const f of parseText(text).families) {
     for (const s of f.samples) {
       const labels: Label[] = [{ name: '__name__', value: s.name }];
       for (const l of s.labels) if (l.value !== '') labels.push({ name: l.name, value: unescapeLabelValue(l.value) });
       labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      w.message(1, (ts) => {
-        for (const l of labels) {
-          ts.message(1, (lw) => {
-            lw.string(1, l.name);
-            lw.string(2, l.value);
-          });
-        }
-        ts.message(2, (sw) => {
-          sw.double(1, goFloat(s.value));
-          sw.int64(2, s.timestamp === undefined ? nowMs : Number(s.timestamp));
-        });
+      const sizes = labels.map((l) => [Buffer.byteLength(l.name), Buffer.byteLength(l.value)] as const);
+      const labelSizes = sizes.map(([n, v]) => 1 + varintSize(n) + n + 1 + varintSize(v) + v);
+      const timestamp = s.timestamp === undefined ? nowMs : Number(s.timestamp);
+      const sampleSize = 1 + 8 + 1 + varintSize(timestamp);
+      let seriesSize = 1 + varintSize(sampleSize) + sampleSize;
+      for (const ls of labelSizes) seriesSize += 1 + varintSize(ls) + ls;
+      w.varint(WRITE_REQUEST_TIMESERIES);
+      w.varint(seriesSize);
+      labels.forEach((l, k) => {
+        w.varint(TIMESERIES_LABEL);
+        w.varint(labelSizes[k]!);
+        w.string(LABEL_NAME, l.name, sizes[k]![0]);
+        w.string(LABEL_VALUE, l.value, sizes[k]![1]);
       });
+      w.varint(TIMESERIES_SAMPLE);
+      w.varint(sampleSize);
+      w.double(SAMPLE_VALUE, goFloat(s.value));
+      w.varint(SAMPLE_TIMESTAMP);
+      w.varint(timestamp);
     }
   }
   return w.bytesView();
@@ -103,7 +121,7 @@ export function writeRequest(text: string, nowMs: number): Buffer {
 /** `data` in the snappy block format, as literals of at most 64 KiB (valid for every decoder; not compressed). */
 export function snappyLiterals(data: Uint8Array): Buffer {
   const parts: Buffer[] = [];
-  const head = new ProtoWriter();
+  const head = new ProtoWriter(10);
   head.varint(data.length);
   parts.push(Buffer.from(head.bytesView()));
   for (let at = 0; at < data.length; at += 65536) {
