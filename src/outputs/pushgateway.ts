@@ -16,6 +16,7 @@ import { renderHeader, renderSamples } from '../exposition/text_render.js';
 import { renameColliding } from '../fanout/merge.js';
 import type { PushOutConfig } from './config.js';
 import type { OutputKind } from './sender.js';
+import { Slices } from '../slices.js';
 
 /** A path segment of a grouping key: base64url (`<name>@base64/...`) when the value has a `/` (or is empty), as the Pushgateway reads it. */
 function keySegment(name: string, value: string): string {
@@ -33,13 +34,14 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
  * series has a label the grouping key sets; then those labels become
  * `exported_<name>`.
  */
-export function pushBody(text: string, groupingNames: readonly string[]): string {
+export async function pushBody(text: string, groupingNames: readonly string[], slices = new Slices()): Promise<string> {
   const names = ['job', ...groupingNames];
   const collides = new RegExp(`[{,](?:${names.join('|')})="`);
   if (!collides.test(text)) return text;
   const taken = new Set(names);
   let out = '';
   for (const f of parseText(text).families) {
+    await slices.pause(); // between families: the parse, and one large family, are a stretch each
     out += renderHeader(f.name, f.type, f.help) + renderSamples(renameColliding(f, taken), []);
   }
   return out;
@@ -49,10 +51,10 @@ export function pushBody(text: string, groupingNames: readonly string[]): string
 export const pushgatewayOutput: OutputKind<PushOutConfig> = {
   name: 'push_out',
   what: 'push to the Pushgateway',
-  build: (config, storeText) => ({
+  build: async (config, storeText) => ({
     url: groupUrl(config),
     method: 'PUT',
     headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-    body: pushBody(storeText, config.grouping.map((l) => l.name)),
+    body: await pushBody(storeText, config.grouping.map((l) => l.name)),
   }),
 };

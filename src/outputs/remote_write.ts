@@ -16,6 +16,7 @@ import { parseText, unescapeLabelValue } from '../exposition/text_parse.js';
 import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
+import { Slices } from '../slices.js';
 
 /** Bytes of `v` as a protobuf varint. */
 function varintSize(v: number): number {
@@ -86,11 +87,17 @@ const LABEL_VALUE = (2 << 3) | 2;
 const SAMPLE_VALUE = (1 << 3) | 1;
 const SAMPLE_TIMESTAMP = 2 << 3;
 
-/** The WriteRequest for the store's exposition `text`, samples without a timestamp at `nowMs`. */
-export function writeRequest(text: string, nowMs: number): Buffer {
+/**
+ * The WriteRequest for the store's exposition `text`, samples without a
+ * timestamp at `nowMs`. Built in slices (every 256 samples the event loop
+ * may get a turn); the parse before them is one stretch.
+ */
+export async function writeRequest(text: string, nowMs: number, slices = new Slices()): Promise<Buffer> {
   const w = new ProtoWriter(Math.max(1024, text.length * 2));
+  let n = 0;
   for (const f of parseText(text).families) {
     for (const s of f.samples) {
+      if ((++n & 255) === 0) await slices.pause();
       const labels: Label[] = [{ name: '__name__', value: s.name }];
       for (const l of s.labels) if (l.value !== '') labels.push({ name: l.name, value: unescapeLabelValue(l.value) });
       labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -138,10 +145,10 @@ export function snappyLiterals(data: Uint8Array): Buffer {
 export const remoteWriteOutput: OutputKind<RemoteWriteConfig> = {
   name: 'remote_write',
   what: 'remote_write',
-  build: (config, storeText) => ({
+  build: async (config, storeText) => ({
     url: config.url,
     method: 'POST',
     headers: { ...config.headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
-    body: snappyLiterals(writeRequest(storeText, Date.now())),
+    body: snappyLiterals(await writeRequest(storeText, Date.now())),
   }),
 };

@@ -31,8 +31,8 @@ export interface OutputKind<C extends OutputSettings> {
   name: string;
   /** For logs: "push to the Pushgateway". */
   what: string;
-  /** The request for the store's exposition text; throws when the text cannot be converted. */
-  build(config: C, storeText: string): Outbound;
+  /** The request for the store's exposition text (built in slices); rejects when the text cannot be converted. */
+  build(config: C, storeText: string): Promise<Outbound>;
 }
 
 export class Sender<C extends OutputSettings> {
@@ -80,7 +80,7 @@ export class Sender<C extends OutputSettings> {
     let detail = '';
     let out: Outbound | undefined;
     try {
-      out = kind.build(config, this.opts.storeText());
+      out = await kind.build(config, this.opts.storeText());
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();
       result = res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'status';

@@ -33,6 +33,7 @@ import { partBytes, type Store, type StoredChunk, type StoredEntry } from './sto
 import type { MetricType } from '../exposition/model.js';
 import type { Logger } from '../log.js';
 import { OWN_PREFIX } from '../telemetry.js';
+import { Slices } from '../slices.js';
 
 export const SNAPSHOT_MAGIC = 'exporter-proxy-snapshot';
 export const SNAPSHOT_VERSION = 2;
@@ -74,21 +75,8 @@ type AppLine = [string, string, string, number, number | null, FamilyLine[]];
  * event loop every SLICE_MS of work.
  */
 export async function writeSnapshot(file: string, entries: readonly StoredEntry[], meta: Omit<SnapshotMeta, 'apps'>, opts: { sliceMs?: number } = {}): Promise<WriteResult> {
-  const sliceMs = opts.sliceMs ?? SLICE_MS;
   const started = performance.now();
-  let sliceStart = started;
-  let maxBlockMs = 0;
-  let cpuMs = 0;
-  const endSlice = () => {
-    const d = performance.now() - sliceStart;
-    maxBlockMs = Math.max(maxBlockMs, d);
-    cpuMs += d;
-  };
-  const yieldNow = async () => {
-    endSlice();
-    await new Promise<void>((r) => setImmediate(r));
-    sliceStart = performance.now();
-  };
+  const slices = new Slices(opts.sliceMs ?? SLICE_MS);
 
   const hash = createHash('sha256');
   const pieces: Buffer[] = [];
@@ -125,11 +113,11 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
     add(JSON.stringify(line) + '\n');
     for (const t of texts) add(t);
     if (pendingBytes >= PIECE_BYTES) flush();
-    if (performance.now() - sliceStart >= sliceMs) await yieldNow();
+    await slices.pause();
   }
   flush();
   const header = Buffer.from(`${SNAPSHOT_MAGIC} v${SNAPSHOT_VERSION} ${hash.digest('hex')} ${length}\n`);
-  endSlice();
+  slices.end();
 
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
@@ -148,7 +136,7 @@ export async function writeSnapshot(file: string, entries: readonly StoredEntry[
     throw err;
   }
   await syncDir(dir);
-  return { bytes: header.length + length, apps: entries.length, series, totalMs: performance.now() - started, maxBlockMs, cpuMs };
+  return { bytes: header.length + length, apps: entries.length, series, totalMs: performance.now() - started, maxBlockMs: slices.maxBlockMs, cpuMs: slices.cpuMs };
 }
 
 async function syncDir(dir: string): Promise<void> {

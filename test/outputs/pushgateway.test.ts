@@ -21,11 +21,11 @@ test('groupUrl: job and grouping labels as path segments, base64url where a valu
   for (const [config, want] of cases) assert.equal(groupUrl(config), want);
 });
 
-test('pushBody: the store text as it is, unless a series has a grouping label: then it is kept as exported_<name>', () => {
+test('pushBody: the store text as it is, unless a series has a grouping label: then it is kept as exported_<name>', async () => {
   const plain = '# TYPE m counter\nm{app="a"} 1\n';
-  assert.equal(pushBody(plain, ['instance']), plain);
+  assert.equal(await pushBody(plain, ['instance']), plain);
   const pushed = '# HELP m Help.\n# TYPE m counter\nm{instance="",job="a"} 1\nm{instance="",job="b"} 2\nm{exported_job="x",job="c"} 3\n# TYPE n gauge\nn{instance="i"} 4\n';
-  const body = pushBody(pushed, ['instance']);
+  const body = await pushBody(pushed, ['instance']);
   assert.equal(
     body,
     '# HELP m Help.\n# TYPE m counter\nm{exported_instance="",exported_job="a"} 1\nm{exported_instance="",exported_job="b"} 2\nm{exported_job="x",exported_exported_job="c"} 3\n# TYPE n gauge\nn{exported_instance="i"} 4\n',

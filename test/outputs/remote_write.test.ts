@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { snappyLiterals, writeRequest } from '../../src/outputs/remote_write.js';
 import { configFromText } from '../../src/config/config.js';
+import { Slices } from '../../src/slices.js';
 import { assertConfigProblems } from '../helpers.js';
 
 test('snappyLiterals: the uncompressed length as a varint, then literals of at most 64 KiB with 0-, 1- or 2-byte lengths', () => {
@@ -26,8 +27,8 @@ test('snappyLiterals: the uncompressed length as a varint, then literals of at m
   assert.equal(big.length, 6 + 65536 + 1 + 1);
 });
 
-test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', () => {
-  const got = writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5);
+test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', async () => {
+  const got = await writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5);
   const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
   const sample = [0x12, 12, 0x09, ...new Uint8Array(new Float64Array([3]).buffer), 0x10, 0xe8, 0x07];
   const series = [...label('__name__', 'm'), ...label('a', '1'), ...label('b', 'x"y'), ...sample];
@@ -47,4 +48,18 @@ test('[remote_write] config: every problem names its key', () => {
     timeoutMs: 10000,
     headers: { 'x-scope-orgid': 't1' },
   });
+});
+
+test('writeRequest gives the event loop turns while it builds a large request', async () => {
+  const text = Array.from({ length: 2000 }, (_, i) => `m{i="${i}"} ${i}`).join('\n') + '\n';
+  let turns = 0;
+  const tick = () => {
+    turns++;
+    if (!done) setImmediate(tick);
+  };
+  let done = false;
+  setImmediate(tick);
+  await writeRequest(text, 0, new Slices(0)); // a zero slice: a turn every 256 samples
+  done = true;
+  assert.ok(turns >= 2000 / 256 - 1, `${turns} turns`);
 });
