@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import TOML from '@iarna/toml';
 import { ConfigError } from '../errors.js';
-import { isTable, parseHostPort, readSection, type Rules } from './schema.js';
+import { isTable, nonEmpty, parseHostPort, readSection, type Rules } from './schema.js';
 import { readPollTargets, urlProblem, type PollerConfig } from '../poller/config.js';
 import { readDns, readFanout, type DnsConfig, type FanoutGroupConfig } from '../fanout/config.js';
 import { readHttp, type HttpConfig } from './http_config.js';
@@ -232,6 +232,3 @@ function persistenceFileProblem(v: string): string | undefined {
   return undefined;
 }
 
-function nonEmpty(v: string): string | undefined {
-  return v === '' ? 'must not be empty' : undefined;
-}

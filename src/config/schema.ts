@@ -8,7 +8,8 @@ export type Rule =
   | { kind: 'int'; default: number; min?: number; max?: number }
   | { kind: 'number'; default: number; min?: number; max?: number }
   | { kind: 'string'; default: string; oneOf?: readonly string[]; check?: (v: string) => string | undefined }
-  | { kind: 'strings'; default: string[]; check?: (v: string) => string | undefined };
+  | { kind: 'strings'; default: string[]; check?: (v: string) => string | undefined }
+  | { kind: 'ints'; default: number[]; min?: number; max?: number };
 
 export type Rules = Record<string, Rule>;
 
@@ -18,7 +19,9 @@ type ValueOf<R extends Rule> = R extends { kind: 'bool' }
     ? number
     : R extends { kind: 'string' }
       ? string
-      : string[];
+      : R extends { kind: 'ints' }
+        ? number[]
+        : string[];
 
 export type Values<R extends Rules> = { [K in keyof R]: ValueOf<R[K]> };
 
@@ -76,6 +79,12 @@ function checkValue(key: string, v: unknown, rule: Rule, problems: string[]): un
       const why = rule.check?.(v);
       return why ? bad(why) : v;
     }
+    case 'ints': {
+      if (!Array.isArray(v) || v.some((n) => typeof n !== 'number' || !Number.isInteger(n))) return bad(`must be an array of whole numbers, got ${show(v)}`);
+      const out = v.find((n: number) => (rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max));
+      if (out !== undefined) return bad(`must be numbers from ${rule.min} to ${rule.max}, got ${out}`);
+      return v;
+    }
     case 'strings': {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) return bad(`must be an array of strings, got ${show(v)}`);
       for (const s of v as string[]) {
@@ -85,6 +94,11 @@ function checkValue(key: string, v: unknown, rule: Rule, problems: string[]): un
       return v;
     }
   }
+}
+
+/** A `check` for strings that must be set. */
+export function nonEmpty(v: string): string | undefined {
+  return v === '' ? 'must not be empty' : undefined;
 }
 
 function show(v: unknown): string {

@@ -7,7 +7,7 @@
 //   [socket_stats]: which established TCP flows to report (ports, peers),
 //     and at most how many.
 
-import { isTable, readSection, type Rules } from '../config/schema.js';
+import { isTable, nonEmpty, readSection, type Rules } from '../config/schema.js';
 import { cidrProblem } from '../net/cidr.js';
 
 export type ConnectionProtocol = 'tcp' | 'tcp4' | 'tcp6' | 'unix';
@@ -40,8 +40,6 @@ export interface PingConfig {
   count: number;
   targets: PingTarget[];
 }
-
-const nonEmpty = (v: string) => (v === '' ? 'must not be empty' : undefined);
 
 const connectionRules = {
   interval: { kind: 'number', default: 15, min: 0.1 },
@@ -137,15 +135,13 @@ export interface SocketStatsConfig {
 const socketStatsRules = {
   enabled: { kind: 'bool', default: false },
   interval: { kind: 'number', default: 15, min: 1 },
-  ports: { kind: 'strings', default: [], check: (v: string) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `must be ports 1 to 65535, got ${JSON.stringify(v)}`) },
+  ports: { kind: 'ints', default: [], min: 1, max: 65535 },
   peers: { kind: 'strings', default: [], check: cidrProblem },
   max_flows: { kind: 'int', default: 100, min: 0, max: 100_000 },
 } as const satisfies Rules;
 
 /** Read [socket_stats]; problems are appended. */
 export function readSocketStats(table: unknown, problems: string[]): SocketStatsConfig {
-  // Ports are numbers in TOML; the rules check strings, so numbers are shown to them as strings.
-  const given = isTable(table) && Array.isArray(table.ports) ? { ...table, ports: table.ports.map((p) => (typeof p === 'number' ? String(p) : p)) } : table;
-  const sec = readSection('socket_stats', given, socketStatsRules, problems);
-  return { enabled: sec.enabled, intervalMs: Math.round(sec.interval * 1000), ports: sec.ports.map(Number), peers: sec.peers, maxFlows: sec.max_flows };
+  const sec = readSection('socket_stats', table, socketStatsRules, problems);
+  return { enabled: sec.enabled, intervalMs: Math.round(sec.interval * 1000), ports: sec.ports, peers: sec.peers, maxFlows: sec.max_flows };
 }

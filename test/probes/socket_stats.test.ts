@@ -77,7 +77,8 @@ test('renderSocketStats: totals, a cumulative histogram, per-flow series for the
 
 test('[socket_stats] config: every problem names its key', () => {
   const cases: [string, RegExp[]][] = [
-    ['[socket_stats]\nports = [443, 70000]\n', [/socket_stats\.ports: must be ports 1 to 65535, got "70000"/]],
+    ['[socket_stats]\nports = [443, 70000]\n', [/socket_stats\.ports: must be numbers from 1 to 65535, got 70000/]],
+    ['[socket_stats]\nports = ["443"]\n', [/socket_stats\.ports: must be an array of whole numbers, got an array/]],
     ['[socket_stats]\npeers = ["10.0.0.0/33"]\n', [/socket_stats\.peers: /]],
     ['[socket_stats]\nmax_flows = -1\n', [/socket_stats\.max_flows: must be at least 0, got -1/]],
     ['[socket_stats]\nflows = 3\n', [/socket_stats\.flows: unknown key/]],
