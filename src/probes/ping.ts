@@ -41,11 +41,11 @@ export function parsePingOutput(out: string): PingResult {
   return { sent: Number(counts[1]), received, rttSeconds: received > 0 && rtt ? Number(rtt[1]) / 1000 : undefined };
 }
 
-/** Ping one host; rejects only with ToolMissingError. `signal` kills the ping (the result is then nothing received). */
+/** Ping one host; rejects only with ToolError (no ping command). `signal` kills the ping (the result is then nothing received). */
 export async function pingHost(host: string, config: Pick<PingConfig, 'count' | 'timeoutS'>, signal?: AbortSignal): Promise<PingResult> {
   // ping -c N sends one request a second; the last one gets timeoutS.
   const timeoutMs = (config.count - 1 + config.timeoutS + 2) * 1000;
-  return parsePingOutput(await runTool('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeoutMs, signal, debianPackage: 'iputils-ping' }));
+  return parsePingOutput(await runTool('ping', ['-n', '-c', String(config.count), '-W', String(config.timeoutS), '--', host], { timeoutMs, signal, debianPackage: 'iputils-ping', anyExit: true }));
 }
 
 /** The exposition text of one round: the three families, a series per target (no rtt for one that did not answer). */

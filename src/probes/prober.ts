@@ -9,7 +9,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Update } from '../store/store.js';
 import { OWN_PREFIX } from '../telemetry.js';
-import { ToolMissingError } from './command.js';
+import { ToolError } from './command.js';
 import { Every } from '../every.js';
 
 /** Where a round's results go (the store). */
@@ -26,7 +26,7 @@ export interface ProbeKind<C extends { intervalMs: number }> {
   isEmpty(config: C): boolean;
   /**
    * Probe everything in `config`: the round's exposition text. Rejects only
-   * with ToolMissingError; ends soon after `signal` aborts (the proxy is
+   * with ToolError; ends soon after `signal` aborts (the proxy is
    * stopping: the result is not used).
    */
   round(config: C, signal: AbortSignal): Promise<string>;
@@ -73,8 +73,8 @@ export class Prober<C extends { intervalMs: number }> {
     try {
       text = await kind.round(config, signal);
     } catch (err) {
-      // Nothing measured is not everything down: no results, an error each round until the tool is installed.
-      if (err instanceof ToolMissingError) logger.error(`${kind.app} probes cannot run`, { err: err.message });
+      // Nothing measured is not everything down: no results, an error each round until the tool works.
+      if (err instanceof ToolError) logger.error(`${kind.app} probes cannot run`, { err: err.message });
       else logger.error(`${kind.app} probe round failed`, { err: String((err as Error)?.stack ?? err) }); // a bug: the loop goes on
       return;
     }

@@ -1,9 +1,12 @@
-// Probes that read a system tool (ping, ss): without it on PATH a round
-// stores nothing (nothing measured is not everything down) and logs an
-// error naming the Debian package, every round until it is installed.
+// Probes that read a system tool (ping, ss): without it on PATH, or when it
+// fails, a round stores nothing (nothing measured is not everything down)
+// and logs an error saying why (the Debian package, the tool's message),
+// every round until the tool works.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { startProxy, tempDir, waitFor } from '../helpers.js';
 
 const CASES: [probe: string, toml: string, debianPackage: string][] = [
@@ -25,3 +28,18 @@ for (const [probe, toml, debianPackage] of CASES) {
     }
   });
 }
+
+test('socket_stats with an ss that fails (no netlink permission, say): the tool\'s message logged, no "0 flows" stored', async () => {
+  const bin = tempDir();
+  fs.writeFileSync(path.join(bin, 'ss'), '#!/bin/sh\necho "Cannot open netlink socket: Permission denied" >&2\nexit 1\n', { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  const r = await startProxy({ extra: '[socket_stats]\nenabled = true\ninterval = 1\n' });
+  try {
+    await waitFor(() => r.logs.some((l) => l.includes('socket_stats probes cannot run') && l.includes('ss failed (exit status 1): Cannot open netlink socket')), 5000, 'the error');
+    assert.equal(r.proxy.store.has('socket_stats'), false);
+  } finally {
+    process.env.PATH = saved;
+    await r.stop();
+  }
+});
