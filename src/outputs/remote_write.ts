@@ -18,8 +18,9 @@ import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
 import { Slices } from '../slices.js';
 
-/** Bytes of `v` as a protobuf varint. */
+/** Bytes of `v` as a protobuf varint (a negative int64 takes 10). */
 function varintSize(v: number): number {
+  if (v < 0) return 10;
   let n = 1;
   while (v > 0x7f) {
     v = Math.floor(v / 0x80);
@@ -48,8 +49,15 @@ class ProtoWriter {
     this.buf = bigger;
   }
 
+  /** `v` as a varint; a negative one (a timestamp before 1970) as int64 does, two's complement in 10 bytes. */
   varint(v: number): void {
     this.room(10);
+    if (v < 0) {
+      let u = BigInt.asUintN(64, BigInt(v));
+      for (let i = 0; i < 9; i++, u >>= 7n) this.buf[this.length++] = Number(u & 0x7fn) | 0x80;
+      this.buf[this.length++] = Number(u);
+      return;
+    }
     while (v > 0x7f) {
       this.buf[this.length++] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
@@ -127,7 +135,7 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
 
 /** `data` in the snappy block format, as literals of at most 64 KiB (valid for every decoder; not compressed). */
 export function snappyLiterals(data: Uint8Array): Buffer {
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   const head = new ProtoWriter(10);
   head.varint(data.length);
   parts.push(Buffer.from(head.bytesView()));
@@ -136,7 +144,7 @@ export function snappyLiterals(data: Uint8Array): Buffer {
     const n = chunk.length - 1;
     // Tag 60 << 2: the length - 1 follows in 1 byte; 61 << 2: in 2 bytes, little-endian; below 60 it fits the tag.
     parts.push(n < 60 ? Buffer.from([n << 2]) : n < 256 ? Buffer.from([60 << 2, n]) : Buffer.from([61 << 2, n & 0xff, n >> 8]));
-    parts.push(Buffer.from(chunk));
+    parts.push(chunk); // a view: Buffer.concat makes the one copy
   }
   return Buffer.concat(parts);
 }

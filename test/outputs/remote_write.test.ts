@@ -35,6 +35,13 @@ test('writeRequest: labels sorted with __name__, values unescaped, the sample wi
   assert.deepEqual([...got], [0x0a, series.length, ...series]);
 });
 
+test('writeRequest: a timestamp before 1970 is a negative int64, ten varint bytes', async () => {
+  const got = await writeRequest('m 1 -1000\n', 5);
+  // The sample: value 1.0, then field 2 with -1000 as two's complement.
+  assert.deepEqual([...got.subarray(got.length - 11)], [0x10, 0x98, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+  assert.equal(got[1], got.length - 2, 'the series length counts the ten bytes');
+});
+
 test('[remote_write] config: every problem names its key', () => {
   const cases: [string, RegExp[]][] = [
     ['[remote_write]\nurl = "prometheus:9090"\n', [/remote_write\.url: must be an http or https URL/]],
