@@ -325,7 +325,7 @@ export class ExporterProxy {
     const running = this.senders.get(kind.name) as Sender<C> | undefined;
     if (running) return running.update(outputConfig);
     if (!outputConfig.url) return;
-    const sender = new Sender({ kind, config: outputConfig, storeText: () => this.cache.current().body.toString('utf8'), logger: this.opts.logger, registry: this.telemetry.registry });
+    const sender = new Sender({ kind, config: outputConfig, storeBody: () => this.cache.current().body, logger: this.opts.logger, registry: this.telemetry.registry });
     this.senders.set(kind.name, sender as unknown as Sender<OutputSettings>);
     sender.start();
   }

@@ -30,17 +30,16 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
 }
 
 /**
- * The body to push for the store's exposition `text`: as it is unless a
- * series has a label the grouping key sets; then those labels become
- * `exported_<name>`.
+ * The body to push for the store's rendered exposition text: the same bytes
+ * unless a series has a label the grouping key sets; then it is parsed and
+ * those labels become `exported_<name>`.
  */
-export async function pushBody(text: string, groupingNames: readonly string[], slices = new Slices()): Promise<string> {
+export async function pushBody(body: Buffer, groupingNames: readonly string[], slices = new Slices()): Promise<Buffer | string> {
   const names = ['job', ...groupingNames];
-  const collides = new RegExp(`[{,](?:${names.join('|')})="`);
-  if (!collides.test(text)) return text;
+  if (!names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`))) return body;
   const taken = new Set(names);
   let out = '';
-  for (const f of parseText(text).families) {
+  for (const f of parseText(body.toString('utf8')).families) {
     await slices.pause(); // between families: the parse, and one large family, are a stretch each
     out += renderHeader(f.name, f.type, f.help) + renderSamples(renameColliding(f, taken), []);
   }
@@ -51,10 +50,10 @@ export async function pushBody(text: string, groupingNames: readonly string[], s
 export const pushgatewayOutput: OutputKind<PushOutConfig> = {
   name: 'push_out',
   what: 'push to the Pushgateway',
-  build: async (config, storeText) => ({
+  build: async (config, storeBody) => ({
     url: groupUrl(config),
     method: 'PUT',
     headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-    body: await pushBody(storeText, config.grouping.map((l) => l.name)),
+    body: await pushBody(storeBody, config.grouping.map((l) => l.name)),
   }),
 };

@@ -153,10 +153,10 @@ export function snappyLiterals(data: Uint8Array): Buffer {
 export const remoteWriteOutput: OutputKind<RemoteWriteConfig> = {
   name: 'remote_write',
   what: 'remote_write',
-  build: async (config, storeText) => ({
+  build: async (config, storeBody) => ({
     url: config.url,
     method: 'POST',
     headers: { ...config.headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
-    body: snappyLiterals(await writeRequest(storeText, Date.now())),
+    body: snappyLiterals(await writeRequest(storeBody.toString('utf8'), Date.now())),
   }),
 };

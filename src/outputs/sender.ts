@@ -31,8 +31,8 @@ export interface OutputKind<C extends OutputSettings> {
   name: string;
   /** For logs: "push to the Pushgateway". */
   what: string;
-  /** The request for the store's exposition text (built in slices); rejects when the text cannot be converted. */
-  build(config: C, storeText: string): Promise<Outbound>;
+  /** The request for the store's rendered exposition text (built in slices); rejects when it cannot be converted. */
+  build(config: C, storeBody: Buffer): Promise<Outbound>;
 }
 
 export class Sender<C extends OutputSettings> {
@@ -41,7 +41,7 @@ export class Sender<C extends OutputSettings> {
   private failing = false;
   private readonly m?: { sends: Counter<'result'>; lastSuccess: Gauge; duration: Gauge };
 
-  constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeText: () => string; logger: Logger; registry?: Registry }) {
+  constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeBody: () => Buffer; logger: Logger; registry?: Registry }) {
     this.config = opts.config;
     this.loop = new Every((signal) => this.send(signal), () => this.config.intervalMs);
     const registers = opts.registry ? [opts.registry] : undefined;
@@ -80,7 +80,7 @@ export class Sender<C extends OutputSettings> {
     let detail = '';
     let out: Outbound | undefined;
     try {
-      out = await kind.build(config, this.opts.storeText());
+      out = await kind.build(config, this.opts.storeBody());
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();
       result = res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'status';

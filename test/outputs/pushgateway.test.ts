@@ -23,9 +23,10 @@ test('groupUrl: job and grouping labels as path segments, base64url where a valu
 
 test('pushBody: the store text as it is, unless a series has a grouping label: then it is kept as exported_<name>', async () => {
   const plain = '# TYPE m counter\nm{app="a"} 1\n';
-  assert.equal(await pushBody(plain, ['instance']), plain);
+  const same = Buffer.from(plain);
+  assert.equal(await pushBody(same, ['instance']), same, 'the same bytes, not a copy');
   const pushed = '# HELP m Help.\n# TYPE m counter\nm{instance="",job="a"} 1\nm{instance="",job="b"} 2\nm{exported_job="x",job="c"} 3\n# TYPE n gauge\nn{instance="i"} 4\n';
-  const body = await pushBody(pushed, ['instance']);
+  const body = String(await pushBody(Buffer.from(pushed), ['instance']));
   assert.equal(
     body,
     '# HELP m Help.\n# TYPE m counter\nm{exported_instance="",exported_job="a"} 1\nm{exported_instance="",exported_job="b"} 2\nm{exported_job="x",exported_exported_job="c"} 3\n# TYPE n gauge\nn{exported_instance="i"} 4\n',
