@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
 import { InboundMetrics, capnp } from '../src/codecs/capnp.js';
 import { startPushgateway, requirePushgateway, type PushgatewayProcess } from '../test/e2e/pushgateway_process.js';
 
@@ -17,11 +17,17 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 // ---------------------------------------------------------------- child processes
 
 const children = new Set<ChildProcess>();
+const killSignals = new WeakMap<ChildProcess, NodeJS.Signals>();
 const tmpDirs = new Set<string>();
 let cleanupInstalled = false;
 
-/** Remember a child (and its temporary directory) so it is killed on any exit of the bench. */
-export function track(child: ChildProcess, dir?: string): void {
+/**
+ * Remember a child (and its temporary directory) so it is killed on any exit
+ * of the bench: with SIGKILL, or `signal` for a child that must stop children
+ * of its own (a bench child process, see pushBenchInFreshProcess).
+ */
+export function track(child: ChildProcess, dir?: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+  killSignals.set(child, signal);
   children.add(child);
   if (dir) tmpDirs.add(dir);
   child.once('exit', () => children.delete(child));
@@ -29,7 +35,7 @@ export function track(child: ChildProcess, dir?: string): void {
 }
 
 function killChildren(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(killSignals.get(c) ?? 'SIGKILL');
   children.clear();
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
   tmpDirs.clear();
@@ -95,6 +101,9 @@ let proxyDefaults: ProxyOptions = {};
 /** Options every later startProxyProcess starts with (run.ts: --cpu-prof DIR). */
 export function setProxyDefaults(opts: ProxyOptions): void {
   proxyDefaults = opts;
+}
+export function getProxyDefaults(): ProxyOptions {
+  return proxyDefaults;
 }
 
 /**
@@ -260,9 +269,22 @@ export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, 
   }
 }
 
+/**
+ * GET `url`'s body as text, with undici, the client the load loops use.
+ * (Not the global fetch: after a few hundred fetches to several origins, as
+ * the socket ingest rows' polling made, the same process's undici push loop
+ * took 2-3x the CPU per push, 204-225 vs 67-72 µs, measured.)
+ */
+export async function getText(url: string): Promise<string> {
+  const res = await request(url);
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`bench: GET ${url}: HTTP ${res.statusCode}`);
+  return text;
+}
+
 /** The newest update time (ms since epoch, the proxy's clock) of any app in /apps. */
 export async function lastUpdate(base: string): Promise<number> {
-  const apps = (await (await fetch(`${base}/apps?format=json`)).json()) as { last_update: string | null }[];
+  const apps = JSON.parse(await getText(`${base}/apps?format=json`)) as { last_update: string | null }[];
   let newest = NaN;
   for (const a of apps) if (a.last_update !== null) newest = Number.isNaN(newest) ? Date.parse(a.last_update) : Math.max(newest, Date.parse(a.last_update));
   if (Number.isNaN(newest)) throw new Error(`bench: ${base}/apps lists no update time`);
@@ -271,8 +293,7 @@ export async function lastUpdate(base: string): Promise<number> {
 
 /** A value of one of the proxy's own metrics, from /-/metrics (which does not render the store). */
 export async function ownMetric(base: string, name: string): Promise<number> {
-  const res = await fetch(`${base}/-/metrics`);
-  const text = await res.text();
+  const text = await getText(`${base}/-/metrics`);
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
@@ -386,7 +407,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-const benchStart = Date.now();
+/** When the bench began; a bench child process continues its parent's clock. */
+export const benchStart = Number(process.env.BENCH_START) || Date.now();
 
 /** A progress line on stderr, with the time since the bench started. */
 export function progress(msg: string): void {

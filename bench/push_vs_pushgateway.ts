@@ -4,7 +4,7 @@
 // of `series` series (same 10 counter families in every group, as many
 // instances of one job push them), then `clients` concurrent HTTP
 // connections (undici Pool) PUT whole groups (a random group, new values)
-// for `seconds`, the targets taking turns in 4 slices. Reported: pushes/s
+// for `seconds`, the targets taking turns in slices. Reported: pushes/s
 // (2xx only), latency p50/p99, and one scrape of /metrics at that size.
 //
 // Usage: node dist/bench/push_vs_pushgateway.js [groups] [series] [clients] [seconds]
@@ -12,9 +12,11 @@
 // preloadGroups, waitForBenchSeries, pushPhase and pushBench are the
 // measuring pieces bench/run.ts reuses.
 
+import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { appText, progress, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
+import { appText, benchStart, getProxyDefaults, getText, installCleanup, progress, setProxyDefaults, track, type ProxyOptions, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
 
 export interface PushOptions {
   groups: number;
@@ -87,7 +89,7 @@ export async function preloadGroups(base: string, opts: { from?: number; to: num
 /** One plain scrape of /metrics: its time, size and number of bench series. */
 export async function scrapeOnce(base: string): Promise<{ ms: number; bytes: number; series: number }> {
   const t = performance.now();
-  const body = await (await fetch(`${base}/metrics`)).text();
+  const body = await getText(`${base}/metrics`);
   const ms = performance.now() - t;
   let samples = body.startsWith('bench_family_') ? 1 : 0;
   for (let i = body.indexOf('\nbench_family_'); i >= 0; i = body.indexOf('\nbench_family_', i + 1)) samples++;
@@ -167,7 +169,16 @@ export interface PushBenchResult extends PushTargetSpec {
  * (measured: the proxy's first turn after the preload ran 25-35% below its
  * later ones). The processes are stopped at the end.
  */
-export async function pushBench(opts: { series: number; clients: number; seconds: number; slices?: number; warmupSeconds?: number; targets: PushTargetSpec[] }): Promise<PushBenchResult[]> {
+export interface PushBenchOptions {
+  series: number;
+  clients: number;
+  seconds: number;
+  slices?: number;
+  warmupSeconds?: number;
+  targets: PushTargetSpec[];
+}
+
+export async function pushBench(opts: PushBenchOptions): Promise<PushBenchResult[]> {
   const slices = opts.slices ?? 4;
   const warmupSeconds = opts.warmupSeconds ?? opts.seconds / slices;
   const running: { spec: PushTargetSpec; url: string; pid: number; stop(): Promise<void>; preloadSeconds: number; scrapeMs: number; phases: PhaseResult[] }[] = [];
@@ -212,15 +223,49 @@ export async function pushBench(opts: { series: number; clients: number; seconds
   }
 }
 
+/**
+ * pushBench in a fresh node process (this file, with --child), its result
+ * sent back over IPC. The load generator is then the same whatever the
+ * calling process did before: after run.ts's socket ingest rows, the push
+ * loop in the same process took about twice the CPU per push (136-142 vs
+ * 67-72 µs, measured), which took CPU from whichever target was faster.
+ * The child stops its targets when it ends, or when this process goes.
+ */
+export async function pushBenchInFreshProcess(opts: PushBenchOptions): Promise<PushBenchResult[]> {
+  const child = fork(fileURLToPath(import.meta.url), ['--child'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_START: String(benchStart), BENCH_PUSH: JSON.stringify({ opts, proxyDefaults: getProxyDefaults() }) },
+  });
+  track(child, undefined, 'SIGTERM'); // (its SIGTERM handler kills its own children)
+  return new Promise((resolve, reject) => {
+    let result: PushBenchResult[] | undefined;
+    child.on('message', (m) => (result = m as PushBenchResult[]));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (result ? resolve(result) : reject(new Error(`push bench child process ended (${signal ?? `exit ${code}`}) without a result`))));
+  });
+}
+
+/** The --child side of pushBenchInFreshProcess. */
+async function runAsChild(): Promise<void> {
+  installCleanup();
+  process.on('disconnect', () => process.exit(1)); // the parent is gone: the exit handler stops the targets
+  const { opts, proxyDefaults } = JSON.parse(process.env.BENCH_PUSH ?? '') as { opts: PushBenchOptions; proxyDefaults: ProxyOptions };
+  setProxyDefaults(proxyDefaults);
+  const results = await pushBench(opts);
+  process.send!(results, () => process.exit(0));
+}
+
 export const NO_CHECK_FOOTNOTE = 'without the consistency check the Pushgateway answers 202 before applying a push: its pushes/s is queueing, not applied updates';
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--child') {
+  await runAsChild();
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const groups = Number(process.argv[2] ?? 1000);
   const series = Number(process.argv[3] ?? 100);
   const clients = Number(process.argv[4] ?? 8);
   const seconds = Number(process.argv[5] ?? 10);
   const results = await pushBench({ series, clients, seconds, targets: PUSH_TARGETS.map((target) => ({ label: target, target, groups })) });
-  console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target (4 turns), node ${process.version}`);
+  console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target (4 turns each), node ${process.version}`);
   const rows = results.map((r) => [r.label, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.preloadSeconds, r.scrapeMs, r.rssMiB]);
   console.log(table([['target', 'pushes/s', 'series/s', 'p50 ms', 'p99 ms', 'non-2xx', 'preload s', 'scrape ms', 'RSS MiB'], ...rows]));
   console.log(`(${NO_CHECK_FOOTNOTE})`);
