@@ -15,6 +15,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v ss >/dev/null || need+=(iproute2)
 command -v pgrep >/dev/null || need+=(procps)
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
+/usr/bin/python3 -c 'import snappy' 2>/dev/null || need+=(python3-snappy)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -28,7 +28,7 @@ test('a real Prometheus receives the store over remote_write: labels, escapes, +
   try {
     const stamped = Date.now() - 60_000;
     const payload = `# TYPE rw_requests_total counter\nrw_requests_total{code="200",path="/a\\"b\\\\c"} 5\n# TYPE rw_temp gauge\nrw_temp{room="x"} +Inf\nrw_temp{room="y"} NaN\nrw_old 7 ${stamped}\n`;
-    // 3,000 more series make the body several 64 KiB snappy literals (a 2-byte length in the tag).
+    // 3,000 more series make the request span several 64 KiB snappy blocks, each compressed on its own.
     const many = Array.from({ length: 3000 }, (_, i) => `rw_many{i="${i}",pad="${'x'.repeat(20)}"} ${i}`).join('\n') + '\n';
     sh(`nc -q 0 127.0.0.1 ${p.tcpPort}`, { input: JSON.stringify({ edge: payload, bulk: many }) });
     const query = async (q: string): Promise<Result[]> => {

@@ -3,29 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { snappyLiterals, writeRequest } from '../../src/outputs/remote_write.js';
+import { writeRequest } from '../../src/outputs/remote_write.js';
 import { configFromText } from '../../src/config/config.js';
 import { Slices } from '../../src/slices.js';
 import { assertConfigProblems } from '../helpers.js';
-
-test('snappyLiterals: the uncompressed length as a varint, then literals of at most 64 KiB with 0-, 1- or 2-byte lengths', () => {
-  const cases: [length: number, head: number[]][] = [
-    [1, [1, 0 << 2]],
-    [60, [60, 59 << 2]],
-    [61, [61, 60 << 2, 60]],
-    [300, [0xac, 0x02, 61 << 2, 43, 1]],
-  ];
-  for (const [n, head] of cases) {
-    const out = snappyLiterals(Buffer.alloc(n, 7));
-    assert.deepEqual([...out.subarray(0, head.length)], head, `length ${n}`);
-    assert.equal(out.length, head.length + n);
-  }
-  // 65,537 bytes: a full 64 KiB literal, then a 1-byte one.
-  const big = snappyLiterals(Buffer.alloc(65537, 1));
-  assert.deepEqual([...big.subarray(0, 6)], [0x81, 0x80, 0x04, 61 << 2, 0xff, 0xff]);
-  assert.deepEqual([...big.subarray(6 + 65536, 6 + 65536 + 1)], [0 << 2]);
-  assert.equal(big.length, 6 + 65536 + 1 + 1);
-});
 
 test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', async () => {
   const got = await writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5);
