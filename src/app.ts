@@ -25,7 +25,7 @@ import { socketStatsProbe } from './probes/socket_stats.js';
 import { pushgatewayOutput } from './outputs/pushgateway.js';
 import { remoteWriteOutput } from './outputs/remote_write.js';
 import { Sender, type OutputKind, type OutputSettings } from './outputs/sender.js';
-import { Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
+import { PROBE_RECEIVER, Prober, probeRoundGauge, type ProbeKind } from './probes/prober.js';
 import { FanoutGroups } from './fanout/groups.js';
 import { registerFanoutRoutes } from './fanout/routes.js';
 import { loadConfig } from './config/config.js';
@@ -105,6 +105,7 @@ export class ExporterProxy {
       maxApps: config.store.maxApps,
       appLabel: config.store.appLabel,
       reservedPrefix: OWN_PREFIX,
+      exclusiveReceivers: new Set([PROBE_RECEIVER]),
       now: this.now,
       onAccept: (u) => this.telemetry.received.inc({ receiver: u.receiver }),
       onReject: (u, err) => {

@@ -12,6 +12,9 @@ import { OWN_PREFIX } from '../telemetry.js';
 import { ToolError } from './command.js';
 import { Every } from '../every.js';
 
+/** The store receiver of every probe's results; the store keeps their app names for them (StoreOptions.exclusiveReceivers). */
+export const PROBE_RECEIVER = 'probe';
+
 /** Where a round's results go (the store). */
 export interface ProbeSink {
   put(update: Update): unknown;
@@ -81,7 +84,7 @@ export class Prober<C extends { intervalMs: number }> {
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
     if (signal.aborted || config !== this.config) return; // stopping, or reloaded meanwhile: these results answer the old list
     try {
-      sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: 'probe', text, ttlMs: 0 });
+      sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: PROBE_RECEIVER, text, ttlMs: 0 });
     } catch (err) {
       // Another app holding one of the families with another type, say: logged (the store counts it), retried next round.
       logger.warn('probe results not stored', { app: kind.app, err: (err as Error).message });

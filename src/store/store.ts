@@ -147,6 +147,12 @@ export interface StoreOptions {
   maxApps?: number;
   /** Family-name prefix reserved for the proxy's own metrics. */
   reservedPrefix?: string;
+  /**
+   * Receivers whose entries no other receiver may replace (the built-in
+   * probes': a socket push of an app named `ping` must not hide the ping
+   * results). Removing the entry frees the name.
+   */
+  exclusiveReceivers?: ReadonlySet<string>;
   now?: () => number;
   onReject?: (update: Update, err: ProxyError) => void;
   onAccept?: (update: Update, series: number) => void;
@@ -363,10 +369,13 @@ export class Store {
   private apply(update: Update): number {
     const { app } = update;
     if (app === '' || app.length > 1024) throw new AppNameError(`app name must be 1 to 1024 characters, got ${app.length}`);
+    const old = this.entries.get(app);
+    if (old && old.receiver !== update.receiver && this.opts.exclusiveReceivers?.has(old.receiver)) {
+      throw new AppNameError(`app name ${quote(app)} is taken by the built-in ${old.source}; choose another name`);
+    }
     const { labels, maxSeries } = this.prepareOptions(update);
     const prepared = update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
-    const old = this.entries.get(app);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
 
     const merge = update.mode === 'merge' && old !== undefined;

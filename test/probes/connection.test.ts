@@ -12,7 +12,7 @@ import { probeConnection, renderConnectionStatus, CONNECTION_APP } from '../../s
 import type { ConnectionSocket } from '../../src/probes/config.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import { assertConfigProblems, getText, startProxy, tempDir, testConfig, waitFor } from '../helpers.js';
+import { assertConfigProblems, getText, send, startProxy, tempDir, testConfig, waitFor } from '../helpers.js';
 
 async function listening(target: number | string): Promise<net.Server> {
   const server = net.createServer((c) => c.destroy());
@@ -124,6 +124,11 @@ test('the proxy serves each round in /metrics and /apps, follows a reload, and d
       `connection_status_up{host="127.0.0.1",name="s1",port="${down}",protocol="tcp"} 0`,
     ]);
     assert.match((await getText(`${r.url}/apps`)).body, new RegExp(CONNECTION_APP));
+    // A socket push of the probe's app name is refused: the probe results stay.
+    await send(r.addr.tcp!, JSON.stringify({ [CONNECTION_APP]: 'impostor 1\n' }));
+    await waitFor(async () => r.logs.some((l) => l.includes('E_APP_NAME') && l.includes('taken by the built-in connection_status probes')), 3000, 'the refusal logged');
+    assert.equal((await series()).length, 2);
+    assert.doesNotMatch((await getText(`${r.url}/metrics`)).body, /impostor/);
     await waitFor(async () => /^exporter_proxy_probe_round_duration_seconds\{probe="connection_status"\} \d/m.test((await getText(`${r.url}/metrics`)).body), 3000, 'the round gauge');
 
     // The open port closes: the next rounds read 0.

@@ -173,6 +173,33 @@ test('remove drops the app and families it alone held', () => {
   assert.equal(s.text(), '# TYPE y untyped\ny 2\n');
 });
 
+test('an exclusive receiver keeps its app names: another receiver is refused until the entry is removed', () => {
+  const s = newStore({ exclusiveReceivers: new Set(['probe']) });
+  s.put('ping', 'ping_up{host="a"} 1\n', { receiver: 'probe', source: 'ping probes' });
+  let message = '';
+  assert.equal(
+    codeOf(() => {
+      try {
+        s.put('ping', 'other 1\n');
+      } catch (err) {
+        message = (err as Error).message;
+        throw err;
+      }
+    }),
+    'E_APP_NAME',
+  );
+  assert.equal(message, 'app name "ping" is taken by the built-in ping probes; choose another name');
+  assert.deepEqual(s.rejected, ['E_APP_NAME']);
+  assert.equal(s.text(), '# TYPE ping_up untyped\nping_up{host="a"} 1\n', 'the probe results stay');
+  // The owner itself replaces its entry; other receivers' entries are not exclusive.
+  s.put('ping', 'ping_up{host="a"} 0\n', { receiver: 'probe', source: 'ping probes' });
+  s.put('app', 'x 1\n');
+  s.put('app', 'x 2\n', { receiver: 'http_push' });
+  assert.equal(s.store.remove('ping'), true);
+  s.put('ping', 'other 1\n');
+  assert.match(s.text(), /^other 1$/m);
+});
+
 test('limits: series per app and number of apps', () => {
   const s = newStore({ maxSeriesPerApp: 2, maxApps: 1 });
   assert.equal(codeOf(() => s.put('a', 'x 1\ny 1\nz 1\n')), 'E_LIMIT');
