@@ -11,12 +11,12 @@
 //
 // Sending, retries and the own metrics are sender.ts's.
 
-import { parseText } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 import { renameColliding } from '../fanout/merge.js';
 import type { PushOutConfig } from './config.js';
 import type { OutputKind } from './sender.js';
 import { Slices } from '../slices.js';
+import { familiesInSlices } from './store_text.js';
 
 /** A path segment of a grouping key: base64url (`<name>@base64/...`) when the value has a `/` (or is empty), as the Pushgateway reads it. */
 function keySegment(name: string, value: string): string {
@@ -34,14 +34,21 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
  * unless a series has a label the grouping key sets; then it is parsed and
  * those labels become `exported_<name>`.
  */
+/** Sample lines rendered between two chances for the event loop. */
+const RENDER_LINES = 2048;
+
 export async function pushBody(body: Buffer, groupingNames: readonly string[], slices = new Slices()): Promise<Buffer | string> {
   const names = ['job', ...groupingNames];
   if (!names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`))) return body;
   const taken = new Set(names);
   let out = '';
-  for (const f of parseText(body.toString('utf8')).families) {
-    await slices.pause(); // between families: the parse, and one large family, are a stretch each
-    out += renderHeader(f.name, f.type, f.help) + renderSamples(renameColliding(f, taken), []);
+  for await (const f of familiesInSlices(body.toString('utf8'), slices)) {
+    out += renderHeader(f.name, f.type, f.help);
+    // A large family (10,000 lines: one family of 1,000 apps) is relabelled and rendered in parts.
+    for (let k = 0; k < f.samples.length; k += RENDER_LINES) {
+      await slices.pause();
+      out += renderSamples(renameColliding({ ...f, samples: f.samples.slice(k, k + RENDER_LINES) }, taken), []);
+    }
   }
   return out;
 }

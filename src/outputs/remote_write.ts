@@ -11,7 +11,8 @@
 // about a tenth of the exposition text.
 
 import type { Label } from '../exposition/model.js';
-import { parseText, unescapeLabelValue } from '../exposition/text_parse.js';
+import { unescapeLabelValue } from '../exposition/text_parse.js';
+import { familiesInSlices } from './store_text.js';
 import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
@@ -97,13 +98,14 @@ const SAMPLE_TIMESTAMP = 2 << 3;
 
 /**
  * The WriteRequest for the store's exposition `text`, samples without a
- * timestamp at `nowMs`. Built in slices (every 256 samples the event loop
- * may get a turn); the parse before them is one stretch.
+ * timestamp at `nowMs`. Built in slices: the text is parsed a few families
+ * at a time (familiesInSlices), and every 256 samples the event loop may
+ * get a turn.
  */
 export async function writeRequest(text: string, nowMs: number, slices = new Slices()): Promise<Buffer> {
   const w = new ProtoWriter(Math.max(1024, text.length * 2));
   let n = 0;
-  for (const f of parseText(text).families) {
+  for await (const f of familiesInSlices(text, slices)) {
     for (const s of f.samples) {
       if ((++n & 255) === 0) await slices.pause();
       const labels: Label[] = [{ name: '__name__', value: s.name }];
