@@ -319,7 +319,7 @@ export class ExporterProxy {
     this.applyProbe(pingProbe, config.ping);
     this.applyProbe(socketStatsProbe, config.socketStats);
     this.applyOutput(pushgatewayOutput, config.pushOut);
-    this.applyOutput(remoteWriteOutput, config.remoteWrite);
+    this.applyOutput(remoteWriteOutput(), config.remoteWrite);
   }
 
   private applyOutput<C extends OutputSettings>(kind: OutputKind<C>, outputConfig: C): void {

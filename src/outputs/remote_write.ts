@@ -82,6 +82,25 @@ class ProtoWriter {
     this.length += 8;
   }
 
+  /** A fixed64 field holding these 8 bytes (a NaN with a payload, which a double may not keep). */
+  fixed64(tag: number, bytes: Uint8Array): void {
+    this.varint(tag);
+    this.room(8);
+    this.buf.set(bytes, this.length);
+    this.length += 8;
+  }
+
+  /** Bytes [from, to) written so far, one char a byte. */
+  latin1(from: number, to: number): string {
+    return this.buf.toString('latin1', from, to);
+  }
+
+  /** A latin1() string's bytes back. */
+  latin1Bytes(s: string): void {
+    this.room(s.length);
+    this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
   bytesView(): Buffer {
     return this.buf.subarray(0, this.length);
   }
@@ -97,13 +116,29 @@ const SAMPLE_VALUE = (1 << 3) | 1;
 const SAMPLE_TIMESTAMP = 2 << 3;
 
 /**
- * The WriteRequest for the store's exposition `text`, samples without a
- * timestamp at `nowMs`. Built in slices: the text is parsed a few families
- * at a time (familiesInSlices), and every 256 samples the event loop may
- * get a turn.
+ * Prometheus' staleness marker, a NaN with this payload (little-endian):
+ * the series is gone as of the sample's time.
  */
-export async function writeRequest(text: string, nowMs: number, slices = new Slices()): Promise<Buffer> {
+const STALE_NAN = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+
+/** A WriteRequest and the series it holds: each one's encoded label fields, as latin1 (one char a byte). */
+export interface BuiltRequest {
+  body: Buffer;
+  series: Set<string>;
+}
+
+/**
+ * The WriteRequest for the store's exposition `text`, samples without a
+ * timestamp at `nowMs`, and a staleness marker at `nowMs` for every series
+ * of `before` (the series of the last request sent) that `text` no longer
+ * has, as Prometheus marks series that leave a scrape: a query then stops
+ * showing them at once rather than after its lookback (5 minutes). Built in
+ * slices: the text is parsed a few families at a time (familiesInSlices),
+ * and every 256 samples the event loop may get a turn.
+ */
+export async function writeRequest(text: string, nowMs: number, slices = new Slices(), before: ReadonlySet<string> = new Set()): Promise<BuiltRequest> {
   const w = new ProtoWriter(Math.max(1024, text.length * 2));
+  const series = new Set<string>();
   let n = 0;
   for await (const f of familiesInSlices(text, slices)) {
     for (const s of f.samples) {
@@ -114,39 +149,67 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
       const sizes = labels.map((l) => [Buffer.byteLength(l.name), Buffer.byteLength(l.value)] as const);
       const labelSizes = sizes.map(([n, v]) => 1 + varintSize(n) + n + 1 + varintSize(v) + v);
       const timestamp = s.timestamp === undefined ? nowMs : Number(s.timestamp);
-      const sampleSize = 1 + 8 + 1 + varintSize(timestamp);
-      let seriesSize = 1 + varintSize(sampleSize) + sampleSize;
-      for (const ls of labelSizes) seriesSize += 1 + varintSize(ls) + ls;
+      let labelsSize = 0;
+      for (const ls of labelSizes) labelsSize += 1 + varintSize(ls) + ls;
       w.varint(WRITE_REQUEST_TIMESERIES);
-      w.varint(seriesSize);
+      w.varint(labelsSize + sampleFieldSize(timestamp));
+      const labelsAt = w.length;
       labels.forEach((l, k) => {
         w.varint(TIMESERIES_LABEL);
         w.varint(labelSizes[k]!);
         w.string(LABEL_NAME, l.name, sizes[k]![0]);
         w.string(LABEL_VALUE, l.value, sizes[k]![1]);
       });
-      w.varint(TIMESERIES_SAMPLE);
-      w.varint(sampleSize);
-      w.double(SAMPLE_VALUE, goFloat(s.value));
-      w.varint(SAMPLE_TIMESTAMP);
-      w.varint(timestamp);
+      series.add(w.latin1(labelsAt, w.length));
+      writeSample(w, timestamp, (w) => w.double(SAMPLE_VALUE, goFloat(s.value)));
     }
   }
-  return w.bytesView();
+  for (const labelFields of before) {
+    if (series.has(labelFields)) continue;
+    w.varint(WRITE_REQUEST_TIMESERIES);
+    w.varint(labelFields.length + sampleFieldSize(nowMs));
+    w.latin1Bytes(labelFields);
+    writeSample(w, nowMs, (w) => w.fixed64(SAMPLE_VALUE, STALE_NAN));
+  }
+  return { body: w.bytesView(), series };
 }
 
-/** The remote_write output for Sender: one POST of every stored sample. */
-export const remoteWriteOutput: OutputKind<RemoteWriteConfig> = {
-  name: 'remote_write',
-  what: 'remote_write',
-  build: async (config, storeBody) => {
-    const slices = new Slices();
-    const request = await writeRequest(storeBody.toString('utf8'), Date.now(), slices);
-    return {
-      url: config.url,
-      method: 'POST',
-      headers: { ...config.headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
-      body: await snappyCompress(request, () => slices.pause()),
-    };
-  },
-};
+/** Bytes of a TimeSeries' sample field: tag, length, then the value (fixed64) and the timestamp. */
+function sampleFieldSize(timestamp: number): number {
+  const sampleSize = 1 + 8 + 1 + varintSize(timestamp);
+  return 1 + varintSize(sampleSize) + sampleSize;
+}
+
+function writeSample(w: ProtoWriter, timestamp: number, value: (w: ProtoWriter) => void): void {
+  w.varint(TIMESERIES_SAMPLE);
+  w.varint(1 + 8 + 1 + varintSize(timestamp));
+  value(w);
+  w.varint(SAMPLE_TIMESTAMP);
+  w.varint(timestamp);
+}
+
+/**
+ * The remote_write output for one Sender: one POST of every stored sample,
+ * and staleness markers for the series sent last time and gone since. It
+ * remembers the series of its last successful send (about 100 bytes a
+ * series) while the url stays the same.
+ */
+export function remoteWriteOutput(): OutputKind<RemoteWriteConfig> {
+  let sent = { url: '', series: new Set<string>() };
+  return {
+    name: 'remote_write',
+    what: 'remote_write',
+    build: async (config, storeBody) => {
+      const slices = new Slices();
+      const before = sent.url === config.url ? sent.series : new Set<string>();
+      const request = await writeRequest(storeBody.toString('utf8'), Date.now(), slices, before);
+      return {
+        url: config.url,
+        method: 'POST',
+        headers: { ...config.headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
+        body: await snappyCompress(request.body, () => slices.pause()),
+        sent: () => void (sent = { url: config.url, series: request.series }),
+      };
+    },
+  };
+}

@@ -23,6 +23,8 @@ export interface Outbound {
   method: 'PUT' | 'POST';
   headers: Record<string, string>;
   body: string | Buffer;
+  /** Called once the receiver has accepted the request (a 2xx). */
+  sent?: () => void;
 }
 
 /** What one output sends. */
@@ -84,6 +86,7 @@ export class Sender<C extends OutputSettings> {
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();
       result = res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'status';
+      if (result === 'ok') out.sent?.();
       if (result === 'status') detail = `HTTP ${res.statusCode}: ${answer.trim().slice(0, 500)}`;
     } catch (err) {
       if (signal.aborted) return; // stopping

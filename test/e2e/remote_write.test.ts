@@ -1,7 +1,7 @@
 // [remote_write] into a real Prometheus (--web.enable-remote-write-receiver):
 // it decodes our snappy and protobuf, and its query API returns every
 // sample with its labels unescaped, its special values, and the timestamp
-// the sample was pushed with.
+// the sample was pushed with; a group deleted from the store is marked stale.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +47,15 @@ test('a real Prometheus receives the store over remote_write: labels, escapes, +
     assert.deepEqual(old.map((r) => r.value[1]), ['7']);
     assert.deepEqual((await query('count(rw_many)')).map((r) => r.value[1]), ['3000']);
     assert.deepEqual((await query('sum(rw_many)')).map((r) => r.value[1]), [String((2999 * 3000) / 2)]);
+
+    // A group that goes away is marked stale by the next send: Prometheus stops
+    // returning it at once, not after its 5-minute lookback.
+    const group = `${p.http}/metrics/job/rw_gone`;
+    assert.equal((await fetch(group, { method: 'PUT', body: 'rw_gone_total 1\n' })).status, 200);
+    await waitFor(async () => (await query('rw_gone_total')).length === 1, 30_000, 'the pushed group in Prometheus');
+    assert.equal((await fetch(group, { method: 'DELETE' })).status, 202);
+    await waitFor(async () => (await query('rw_gone_total')).length === 0, 10_000, 'the deleted group marked stale');
+    assert.deepEqual((await query('count(rw_many)')).map((r) => r.value[1]), ['3000'], 'the rest stays');
   } finally {
     await p.stop();
     prom.kill();

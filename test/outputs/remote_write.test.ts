@@ -9,7 +9,7 @@ import { Slices } from '../../src/slices.js';
 import { assertConfigProblems } from '../helpers.js';
 
 test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', async () => {
-  const got = await writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5);
+  const got = (await writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5)).body;
   const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
   const sample = [0x12, 12, 0x09, ...new Uint8Array(new Float64Array([3]).buffer), 0x10, 0xe8, 0x07];
   const series = [...label('__name__', 'm'), ...label('a', '1'), ...label('b', 'x"y'), ...sample];
@@ -17,10 +17,24 @@ test('writeRequest: labels sorted with __name__, values unescaped, the sample wi
 });
 
 test('writeRequest: a timestamp before 1970 is a negative int64, ten varint bytes', async () => {
-  const got = await writeRequest('m 1 -1000\n', 5);
+  const got = (await writeRequest('m 1 -1000\n', 5)).body;
   // The sample: value 1.0, then field 2 with -1000 as two's complement.
   assert.deepEqual([...got.subarray(got.length - 11)], [0x10, 0x98, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
   assert.equal(got[1], got.length - 2, 'the series length counts the ten bytes');
+});
+
+test('writeRequest: a series of the last request that is gone gets a staleness marker at the send time', async () => {
+  const first = await writeRequest('a 1\nb{x="1"} 2\n', 5);
+  assert.equal(first.series.size, 2);
+  const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
+  const series = (labels: number[], value: number[], ts: number) => [0x0a, labels.length + 2 + 11, ...labels, 0x12, 11, 0x09, ...value, 0x10, ts]; // ts < 128: one varint byte
+  const double = (v: number) => [...new Uint8Array(new Float64Array([v]).buffer)];
+  const staleNaN = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f];
+  const second = await writeRequest('a 3\n', 7, undefined, first.series);
+  assert.deepEqual([...second.body], [...series(label('__name__', 'a'), double(3), 7), ...series([...label('__name__', 'b'), ...label('x', '1')], staleNaN, 7)]);
+  assert.equal(second.series.size, 1, 'the marked series is not carried on');
+  // Back again: no marker; and nothing before, nothing marked.
+  assert.deepEqual([...(await writeRequest('a 4\nb{x="1"} 5\n', 9, undefined, second.series)).body], [...series(label('__name__', 'a'), double(4), 9), ...series([...label('__name__', 'b'), ...label('x', '1')], double(5), 9)]);
 });
 
 test('[remote_write] config: every problem names its key', () => {
