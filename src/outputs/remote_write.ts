@@ -10,8 +10,8 @@
 // The body is snappy-compressed (snappy.ts): ~15x smaller than the protobuf,
 // about a tenth of the exposition text.
 
-import type { Label } from '../exposition/model.js';
-import { unescapeLabelValue } from '../exposition/text_parse.js';
+import type { Family, Label, MetricType } from '../exposition/model.js';
+import { unescapeHelp, unescapeLabelValue } from '../exposition/text_parse.js';
 import { familiesInSlices } from './store_text.js';
 import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
@@ -114,6 +114,26 @@ const LABEL_NAME = (1 << 3) | 2;
 const LABEL_VALUE = (2 << 3) | 2;
 const SAMPLE_VALUE = (1 << 3) | 1;
 const SAMPLE_TIMESTAMP = 2 << 3;
+const WRITE_REQUEST_METADATA = (3 << 3) | 2;
+const METADATA_TYPE = 1 << 3;
+const METADATA_FAMILY_NAME = (2 << 3) | 2;
+const METADATA_HELP = (4 << 3) | 2;
+/** MetricMetadata.MetricType of each family type (untyped: UNKNOWN). */
+const METADATA_TYPES: Record<MetricType, number> = { untyped: 0, counter: 1, gauge: 2, histogram: 3, summary: 5 };
+
+/** A MetricMetadata for the family: its type, name and HELP (unescaped), for receivers that keep them (Mimir, Grafana). */
+function writeMetadata(w: ProtoWriter, f: Family): void {
+  const nameBytes = Buffer.byteLength(f.name);
+  const help = f.help === undefined ? '' : unescapeHelp(f.help);
+  const helpBytes = Buffer.byteLength(help);
+  const size = 2 + 1 + varintSize(nameBytes) + nameBytes + (helpBytes > 0 ? 1 + varintSize(helpBytes) + helpBytes : 0);
+  w.varint(WRITE_REQUEST_METADATA);
+  w.varint(size);
+  w.varint(METADATA_TYPE);
+  w.varint(METADATA_TYPES[f.type]);
+  w.string(METADATA_FAMILY_NAME, f.name, nameBytes);
+  if (helpBytes > 0) w.string(METADATA_HELP, help, helpBytes);
+}
 
 /**
  * Prometheus' staleness marker, a NaN with this payload (little-endian):
@@ -132,7 +152,8 @@ export interface BuiltRequest {
  * timestamp at `nowMs`, and a staleness marker at `nowMs` for every series
  * of `before` (the series of the last request sent) that `text` no longer
  * has, as Prometheus marks series that leave a scrape: a query then stops
- * showing them at once rather than after its lookback (5 minutes). Built in
+ * showing them at once rather than after its lookback (5 minutes). Each
+ * family's type and HELP go along as metadata. Built in
  * slices: the text is parsed a few families at a time (familiesInSlices),
  * and every 256 samples the event loop may get a turn.
  */
@@ -141,6 +162,7 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
   const series = new Set<string>();
   let n = 0;
   for await (const f of familiesInSlices(text, slices)) {
+    writeMetadata(w, f);
     for (const s of f.samples) {
       if ((++n & 255) === 0) await slices.pause();
       const labels: Label[] = [{ name: '__name__', value: s.name }];

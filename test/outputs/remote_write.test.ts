@@ -8,16 +8,44 @@ import { configFromText } from '../../src/config/config.js';
 import { Slices } from '../../src/slices.js';
 import { assertConfigProblems } from '../helpers.js';
 
+// Protobuf pieces of a WriteRequest, written out by hand (field tag, length, bytes).
+const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
+const double = (v: number) => [...new Uint8Array(new Float64Array([v]).buffer)];
+/** A TimeSeries with one sample at `ts` < 128 (one varint byte). */
+const series = (labels: number[], value: number[], ts: number) => [0x0a, labels.length + 2 + 11, ...labels, 0x12, 11, 0x09, ...value, 0x10, ts];
+/** A MetricMetadata: type, family name, HELP if any (all shorter than 128 bytes). */
+const meta = (type: number, name: string, help = '') => {
+  const fields = [0x08, type, 0x12, name.length, ...Buffer.from(name), ...(help ? [0x22, Buffer.byteLength(help), ...Buffer.from(help)] : [])];
+  return [0x1a, fields.length, ...fields];
+};
+
 test('writeRequest: labels sorted with __name__, values unescaped, the sample with its own timestamp', async () => {
   const got = (await writeRequest('m{b="x\\"y",a="1"} 3 1000\n', 5)).body;
-  const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
-  const sample = [0x12, 12, 0x09, ...new Uint8Array(new Float64Array([3]).buffer), 0x10, 0xe8, 0x07];
-  const series = [...label('__name__', 'm'), ...label('a', '1'), ...label('b', 'x"y'), ...sample];
-  assert.deepEqual([...got], [0x0a, series.length, ...series]);
+  const sample = [0x12, 12, 0x09, ...double(3), 0x10, 0xe8, 0x07];
+  const ts = [...label('__name__', 'm'), ...label('a', '1'), ...label('b', 'x"y'), ...sample];
+  assert.deepEqual([...got], [...meta(0, 'm'), 0x0a, ts.length, ...ts]);
+});
+
+test('writeRequest: each family\'s type and HELP (unescaped) as metadata', async () => {
+  const got = (await writeRequest('# HELP c_total Requests\\nmade, \\\\ counted.\n# TYPE c_total counter\nc_total 1 5\n# TYPE h histogram\nh_bucket{le="+Inf"} 1 5\nh_sum 2 5\nh_count 1 5\n# TYPE s summary\ns_sum 1 5\ns_count 1 5\n# TYPE g gauge\ng 1 5\n', 9)).body;
+  const one = double(1);
+  assert.deepEqual([...got], [
+    ...meta(1, 'c_total', 'Requests\nmade, \\ counted.'),
+    ...series(label('__name__', 'c_total'), one, 5),
+    ...meta(3, 'h'),
+    ...series([...label('__name__', 'h_bucket'), ...label('le', '+Inf')], one, 5),
+    ...series(label('__name__', 'h_sum'), double(2), 5),
+    ...series(label('__name__', 'h_count'), one, 5),
+    ...meta(5, 's'),
+    ...series(label('__name__', 's_sum'), one, 5),
+    ...series(label('__name__', 's_count'), one, 5),
+    ...meta(2, 'g'),
+    ...series(label('__name__', 'g'), one, 5),
+  ]);
 });
 
 test('writeRequest: a timestamp before 1970 is a negative int64, ten varint bytes', async () => {
-  const got = (await writeRequest('m 1 -1000\n', 5)).body;
+  const got = (await writeRequest('m 1 -1000\n', 5)).body.subarray(meta(0, 'm').length);
   // The sample: value 1.0, then field 2 with -1000 as two's complement.
   assert.deepEqual([...got.subarray(got.length - 11)], [0x10, 0x98, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
   assert.equal(got[1], got.length - 2, 'the series length counts the ten bytes');
@@ -26,15 +54,13 @@ test('writeRequest: a timestamp before 1970 is a negative int64, ten varint byte
 test('writeRequest: a series of the last request that is gone gets a staleness marker at the send time', async () => {
   const first = await writeRequest('a 1\nb{x="1"} 2\n', 5);
   assert.equal(first.series.size, 2);
-  const label = (name: string, value: string) => [0x0a, 2 + name.length + 2 + value.length, 0x0a, name.length, ...Buffer.from(name), 0x12, value.length, ...Buffer.from(value)];
-  const series = (labels: number[], value: number[], ts: number) => [0x0a, labels.length + 2 + 11, ...labels, 0x12, 11, 0x09, ...value, 0x10, ts]; // ts < 128: one varint byte
-  const double = (v: number) => [...new Uint8Array(new Float64Array([v]).buffer)];
   const staleNaN = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f];
   const second = await writeRequest('a 3\n', 7, undefined, first.series);
-  assert.deepEqual([...second.body], [...series(label('__name__', 'a'), double(3), 7), ...series([...label('__name__', 'b'), ...label('x', '1')], staleNaN, 7)]);
+  assert.deepEqual([...second.body], [...meta(0, 'a'), ...series(label('__name__', 'a'), double(3), 7), ...series([...label('__name__', 'b'), ...label('x', '1')], staleNaN, 7)]);
   assert.equal(second.series.size, 1, 'the marked series is not carried on');
   // Back again: no marker; and nothing before, nothing marked.
-  assert.deepEqual([...(await writeRequest('a 4\nb{x="1"} 5\n', 9, undefined, second.series)).body], [...series(label('__name__', 'a'), double(4), 9), ...series([...label('__name__', 'b'), ...label('x', '1')], double(5), 9)]);
+  const third = await writeRequest('a 4\nb{x="1"} 5\n', 9, undefined, second.series);
+  assert.deepEqual([...third.body], [...meta(0, 'a'), ...series(label('__name__', 'a'), double(4), 9), ...meta(0, 'b'), ...series([...label('__name__', 'b'), ...label('x', '1')], double(5), 9)]);
 });
 
 test('[remote_write] config: every problem names its key', () => {
