@@ -334,7 +334,11 @@ export class ExporterProxy {
   private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {
     const running = this.probers.get(kind.app) as Prober<C> | undefined;
     if (running) return running.update(probeConfig);
-    if (kind.isEmpty(probeConfig)) return;
+    if (kind.isEmpty(probeConfig)) {
+      // Not configured: results of an earlier run, restored from a snapshot, would never be replaced (nor expire).
+      if (this.store.getApp(kind.app)?.info.receiver === PROBE_RECEIVER) this.store.remove(kind.app);
+      return;
+    }
     const sink = { put: (u: Update) => this.store.put(u), remove: (app: string) => this.store.remove(app) };
     const prober = new Prober({ kind, config: probeConfig, sink, logger: this.opts.logger, roundSeconds: this.probeRoundSeconds });
     this.probers.set(kind.app, prober as unknown as Prober<{ intervalMs: number }>);

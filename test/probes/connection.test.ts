@@ -148,3 +148,26 @@ test('the proxy serves each round in /metrics and /apps, follows a reload, and d
     await r.stop();
   }
 });
+
+test('a probe no longer configured: its results restored from a snapshot go at start; a configured one keeps them until its round', async () => {
+  const tcp = await listening(0);
+  const port = (tcp.address() as net.AddressInfo).port;
+  const store = `[store]\npersistence_file = "${path.join(tempDir(), 'snapshot')}"\npersistence_interval = 3600\n`;
+  const probe = `[connection_status]\ninterval = 3600\n[[connection_status.sockets]]\nname = "s"\nhost = "127.0.0.1"\nport = ${port}\n`;
+  try {
+    const a = await startProxy({ extra: store + probe });
+    await waitFor(() => a.proxy.store.has(CONNECTION_APP), 5000, 'the first round');
+    await a.stop(); // the final snapshot
+    const b = await startProxy({ extra: store + probe });
+    assert.equal(b.proxy.store.has(CONNECTION_APP), true, 'restored, the probe still configured');
+    await b.stop();
+    const c = await startProxy({ extra: store });
+    try {
+      assert.equal(c.proxy.store.has(CONNECTION_APP), false, 'dropped: no probe would ever replace it');
+    } finally {
+      await c.stop();
+    }
+  } finally {
+    tcp.close();
+  }
+});
