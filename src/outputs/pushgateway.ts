@@ -29,14 +29,14 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
   return `${config.url}/metrics/${[keySegment('job', config.job), ...config.grouping.map((l) => keySegment(l.name, l.value))].join('/')}`;
 }
 
+/** Sample lines rendered between two chances for the event loop. */
+const RENDER_LINES = 2048;
+
 /**
  * The body to push for the store's rendered exposition text: the same bytes
  * unless a series has a label the grouping key sets; then it is parsed and
  * those labels become `exported_<name>`.
  */
-/** Sample lines rendered between two chances for the event loop. */
-const RENDER_LINES = 2048;
-
 export async function pushBody(body: Buffer, groupingNames: readonly string[], slices = new Slices()): Promise<Buffer | string> {
   const names = ['job', ...groupingNames];
   if (!names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`))) return body;
