@@ -83,11 +83,13 @@ export class ExporterProxy {
   /** The push routes' fast path (before fastify), when http_push is enabled. */
   private readonly rawPush?: (req: IncomingMessage, res: ServerResponse) => boolean;
   private poller?: Poller;
-  /** Built-in probes by app name, created when their config first lists something to probe. */
-  private readonly probers = new Map<string, Prober<{ intervalMs: number }>>();
+  /**
+   * Built-in probes (by app name) and outputs (by config section), created
+   * when their config first asks for them; each takes every later config
+   * whole and picks its own section.
+   */
+  private readonly loops = new Map<string, { reload(config: Config): void; stop(): Promise<void> }>();
   private readonly probeRoundSeconds: ReturnType<typeof probeRoundGauge>;
-  /** Outputs by config section ([push_out], [remote_write]), created when a url is first set. */
-  private readonly senders = new Map<string, Sender<OutputSettings>>();
   /** Store snapshots on disk ([store] persistence_file); undefined when off. */
   readonly persistence?: Persistence;
   /** The config in effect for everything reloadable (opts.config is what the listeners were opened with). */
@@ -277,10 +279,8 @@ export class ExporterProxy {
     this.started = false;
     await this.poller?.stop();
     this.poller = undefined;
-    await Promise.all([...this.probers.values()].map((p) => p.stop()));
-    this.probers.clear();
-    await Promise.all([...this.senders.values()].map((s) => s.stop()));
-    this.senders.clear();
+    await Promise.all([...this.loops.values()].map((l) => l.stop()));
+    this.loops.clear();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.quietRenderTimer) clearInterval(this.quietRenderTimer);
     const ownsSocket = this.receivers.some((r) => r.kind === 'unix' && r.server.server.listening);
@@ -315,25 +315,26 @@ export class ExporterProxy {
 
   /** Start the built-in probes and outputs the config asks for, or hand reloaded settings to the running ones. */
   private applyProbesAndOutputs(config: Config): void {
-    this.applyProbe(connectionProbe, config.connectionStatus);
-    this.applyProbe(pingProbe, config.ping);
-    this.applyProbe(socketStatsProbe, config.socketStats);
-    this.applyOutput(pushgatewayOutput, config.pushOut);
-    this.applyOutput(remoteWriteOutput(), config.remoteWrite);
+    this.applyProbe(connectionProbe, config, (c) => c.connectionStatus);
+    this.applyProbe(pingProbe, config, (c) => c.ping);
+    this.applyProbe(socketStatsProbe, config, (c) => c.socketStats);
+    this.applyOutput(pushgatewayOutput, config, (c) => c.pushOut);
+    this.applyOutput(remoteWriteOutput(), config, (c) => c.remoteWrite);
   }
 
-  private applyOutput<C extends OutputSettings>(kind: OutputKind<C>, outputConfig: C): void {
-    const running = this.senders.get(kind.name) as Sender<C> | undefined;
-    if (running) return running.update(outputConfig);
-    if (!outputConfig.url) return;
-    const sender = new Sender({ kind, config: outputConfig, storeBody: () => this.cache.current().body, logger: this.opts.logger, registry: this.telemetry.registry });
-    this.senders.set(kind.name, sender as unknown as Sender<OutputSettings>);
+  private applyOutput<C extends OutputSettings>(kind: OutputKind<C>, config: Config, section: (c: Config) => C): void {
+    const running = this.loops.get(`output ${kind.name}`);
+    if (running) return running.reload(config);
+    if (!section(config).url) return;
+    const sender = new Sender({ kind, config: section(config), storeBody: () => this.cache.current().body, logger: this.opts.logger, registry: this.telemetry.registry });
+    this.loops.set(`output ${kind.name}`, { reload: (c) => sender.update(section(c)), stop: () => sender.stop() });
     sender.start();
   }
 
-  private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, probeConfig: C): void {
-    const running = this.probers.get(kind.app) as Prober<C> | undefined;
-    if (running) return running.update(probeConfig);
+  private applyProbe<C extends { intervalMs: number }>(kind: ProbeKind<C>, config: Config, section: (c: Config) => C): void {
+    const running = this.loops.get(`probe ${kind.app}`);
+    if (running) return running.reload(config);
+    const probeConfig = section(config);
     if (kind.isEmpty(probeConfig)) {
       // Not configured: results of an earlier run, restored from a snapshot, would never be replaced (nor expire).
       if (this.store.getApp(kind.app)?.info.receiver === PROBE_RECEIVER) this.store.remove(kind.app);
@@ -341,7 +342,7 @@ export class ExporterProxy {
     }
     const sink = { put: (u: Update) => this.store.put(u), remove: (app: string) => this.store.remove(app) };
     const prober = new Prober({ kind, config: probeConfig, sink, logger: this.opts.logger, roundSeconds: this.probeRoundSeconds });
-    this.probers.set(kind.app, prober as unknown as Prober<{ intervalMs: number }>);
+    this.loops.set(`probe ${kind.app}`, { reload: (c) => prober.update(section(c)), stop: () => prober.stop() });
     prober.start();
   }
 
