@@ -18,17 +18,7 @@ import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
 import { Slices } from '../slices.js';
 import { snappyCompress } from './snappy.js';
-
-/** Bytes of `v` as a protobuf varint (a negative int64 takes 10). */
-function varintSize(v: number): number {
-  if (v < 0) return 10;
-  let n = 1;
-  while (v > 0x7f) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
+import { putVarint, varintSize } from './varint.js';
 
 /**
  * Protobuf output into one growing buffer. Nested messages are written in
@@ -59,11 +49,7 @@ class ProtoWriter {
       this.buf[this.length++] = Number(u);
       return;
     }
-    while (v > 0x7f) {
-      this.buf[this.length++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.length++] = v;
+    this.length = putVarint(this.buf, this.length, v);
   }
 
   /** A length-delimited field holding `s` (its UTF-8 length `bytes`). */
@@ -183,7 +169,7 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
         w.string(LABEL_VALUE, l.value, sizes[k]![1]);
       });
       series.add(w.latin1(labelsAt, w.length));
-      writeSample(w, timestamp, (w) => w.double(SAMPLE_VALUE, goFloat(s.value)));
+      writeSample(w, timestamp, goFloat(s.value));
     }
   }
   for (const labelFields of before) {
@@ -192,21 +178,27 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
     w.varint(WRITE_REQUEST_TIMESERIES);
     w.varint(labelFields.length + sampleFieldSize(nowMs));
     w.latin1Bytes(labelFields);
-    writeSample(w, nowMs, (w) => w.fixed64(SAMPLE_VALUE, STALE_NAN));
+    writeSample(w, nowMs, STALE_NAN);
   }
   return { body: w.bytesView(), series };
 }
 
-/** Bytes of a TimeSeries' sample field: tag, length, then the value (fixed64) and the timestamp. */
-function sampleFieldSize(timestamp: number): number {
-  const sampleSize = 1 + 8 + 1 + varintSize(timestamp);
-  return 1 + varintSize(sampleSize) + sampleSize;
+/** Bytes of a Sample message: the value (fixed64) and the timestamp, each with its tag. */
+function sampleSize(timestamp: number): number {
+  return 1 + 8 + 1 + varintSize(timestamp);
 }
 
-function writeSample(w: ProtoWriter, timestamp: number, value: (w: ProtoWriter) => void): void {
+/** Bytes of a TimeSeries' sample field: tag, length, the Sample. */
+function sampleFieldSize(timestamp: number): number {
+  return 1 + varintSize(sampleSize(timestamp)) + sampleSize(timestamp);
+}
+
+/** A TimeSeries' sample field; `value` a number, or the 8 bytes of one (STALE_NAN). */
+function writeSample(w: ProtoWriter, timestamp: number, value: number | Uint8Array): void {
   w.varint(TIMESERIES_SAMPLE);
-  w.varint(1 + 8 + 1 + varintSize(timestamp));
-  value(w);
+  w.varint(sampleSize(timestamp));
+  if (typeof value === 'number') w.double(SAMPLE_VALUE, value);
+  else w.fixed64(SAMPLE_VALUE, value);
   w.varint(SAMPLE_TIMESTAMP);
   w.varint(timestamp);
 }

@@ -8,6 +8,8 @@
 // incompressible input costs little. Exposition-derived protobuf (label
 // names and values repeated from series to series) shrinks ~5-8x.
 
+import { putVarint } from './varint.js';
+
 const BLOCK = 1 << 16;
 const HASH_BITS = 14;
 /** Bytes at the end of a block never starting a match (the reference's inputMargin): loads of 4 stay inside. */
@@ -34,15 +36,6 @@ export async function snappyCompress(src: Uint8Array, pause?: () => Promise<void
     d = end - at < MIN_MATCH_BLOCK ? emitLiteral(src, at, end, dst, d) : compressBlock(src, at, end, dst, d, table);
   }
   return dst.subarray(0, d);
-}
-
-function putVarint(dst: Uint8Array, d: number, v: number): number {
-  while (v > 0x7f) {
-    dst[d++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  dst[d++] = v;
-  return d;
 }
 
 function load32(b: Uint8Array, i: number): number {
