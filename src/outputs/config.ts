@@ -6,6 +6,7 @@
 import { isTable, readSection, type Rules } from '../config/schema.js';
 import { isValidLabelName } from '../exposition/text_parse.js';
 import { readHeaders, urlProblem } from '../poller/config.js';
+import type { OutputSettings } from './sender.js';
 
 export interface PushOutConfig {
   /** Base URL of the Pushgateway, without a trailing slash; '' = off. */
@@ -17,11 +18,21 @@ export interface PushOutConfig {
   timeoutMs: number;
 }
 
-const rules = {
+/** The keys every output has (Sender's OutputSettings). */
+const senderRules = {
   url: { kind: 'string', default: '', check: (v: string) => (v === '' ? undefined : urlProblem(v)) },
-  job: { kind: 'string', default: 'exporter-proxy', check: (v: string) => (v === '' ? 'must not be empty' : undefined) },
   interval: { kind: 'number', default: 15, min: 1 },
   timeout: { kind: 'number', default: 10, min: 0.1 },
+} as const satisfies Rules;
+
+/** The OutputSettings of a section read with senderRules (seconds to ms). */
+function senderSettings(sec: { url: string; interval: number; timeout: number }): OutputSettings {
+  return { url: sec.url, intervalMs: Math.round(sec.interval * 1000), timeoutMs: Math.round(sec.timeout * 1000) };
+}
+
+const rules = {
+  ...senderRules,
+  job: { kind: 'string', default: 'exporter-proxy', check: (v: string) => (v === '' ? 'must not be empty' : undefined) },
 } as const satisfies Rules;
 
 /** Read [push_out]; problems are appended. */
@@ -37,7 +48,7 @@ export function readPushOut(table: unknown, problems: string[]): PushOutConfig {
     else if (typeof value !== 'string' || value === '') problems.push(`${key}: must be a non-empty string`);
     else grouping.push({ name, value });
   }
-  return { url: sec.url.replace(/\/+$/, ''), job: sec.job, grouping, intervalMs: Math.round(sec.interval * 1000), timeoutMs: Math.round(sec.timeout * 1000) };
+  return { ...senderSettings(sec), url: sec.url.replace(/\/+$/, ''), job: sec.job, grouping };
 }
 
 export interface RemoteWriteConfig {
@@ -49,18 +60,12 @@ export interface RemoteWriteConfig {
   headers: Record<string, string>;
 }
 
-const remoteWriteRules = {
-  url: { kind: 'string', default: '', check: (v: string) => (v === '' ? undefined : urlProblem(v)) },
-  interval: { kind: 'number', default: 15, min: 1 },
-  timeout: { kind: 'number', default: 10, min: 0.1 },
-} as const satisfies Rules;
-
 /** Read [remote_write]; problems are appended. */
 export function readRemoteWrite(table: unknown, problems: string[]): RemoteWriteConfig {
-  const sec = readSection('remote_write', table, remoteWriteRules, problems, { allowExtra: ['headers'] });
+  const sec = readSection('remote_write', table, senderRules, problems, { allowExtra: ['headers'] });
   const headers = readHeaders('remote_write.headers', isTable(table) ? table.headers : undefined, problems);
   for (const name of ['content-type', 'content-encoding', 'x-prometheus-remote-write-version']) {
     if (name in headers) problems.push(`remote_write.headers.${name}: set by the proxy`);
   }
-  return { url: sec.url, intervalMs: Math.round(sec.interval * 1000), timeoutMs: Math.round(sec.timeout * 1000), headers };
+  return { ...senderSettings(sec), headers };
 }
