@@ -8,6 +8,8 @@ export class Every {
   private running?: Promise<void>;
   private stopped = true;
   private readonly stopping = new AbortController();
+  /** The interval the pending timer waits out (0 before the first run). */
+  private waitingMs = 0;
 
   /** `task` must not reject; `signal` aborts when stop() is called. `intervalMs` is read after every run. */
   constructor(
@@ -21,9 +23,13 @@ export class Every {
     this.schedule(0);
   }
 
-  /** Run now unless a run is in flight (after a reload that changed the interval, say). */
-  runSoon(): void {
-    if (!this.running && !this.stopped) this.schedule(0);
+  /**
+   * After a reload: when `intervalMs()` no longer gives the interval being
+   * waited out, run now instead (a run in flight goes on, and the wait after
+   * it is the new interval anyway).
+   */
+  reload(): void {
+    if (!this.running && !this.stopped && this.intervalMs() !== this.waitingMs) this.schedule(0);
   }
 
   /** No further runs; the one in flight is aborted and awaited. */
@@ -36,6 +42,7 @@ export class Every {
 
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
+    this.waitingMs = delayMs;
     this.timer = setTimeout(() => {
       this.running = this.task(this.stopping.signal).finally(() => {
         this.running = undefined;

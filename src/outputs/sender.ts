@@ -63,9 +63,8 @@ export class Sender<C extends OutputSettings> {
 
   /** Reload: the next send uses `config` (url '' pauses sending until set again). */
   update(config: C): void {
-    const intervalChanged = config.intervalMs !== this.config.intervalMs;
     this.config = config;
-    if (intervalChanged) this.loop.runSoon();
+    this.loop.reload();
   }
 
   /** No further sends; one in flight is aborted. */

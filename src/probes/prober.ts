@@ -56,10 +56,9 @@ export class Prober<C extends { intervalMs: number }> {
 
   /** Reload: the next round uses `config`; nothing left to probe removes the app at once. */
   update(config: C): void {
-    const intervalChanged = config.intervalMs !== this.config.intervalMs;
     this.config = config;
     if (this.opts.kind.isEmpty(config)) this.opts.sink.remove(this.opts.kind.app);
-    if (intervalChanged) this.loop.runSoon();
+    this.loop.reload();
   }
 
   /** No further rounds; the one in flight is cut short (its connections closed, its pings killed). */
