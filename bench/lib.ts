@@ -16,8 +16,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 // ---------------------------------------------------------------- child processes
 
-const children = new Set<ChildProcess>();
-const killSignals = new WeakMap<ChildProcess, NodeJS.Signals>();
+/** Every live child, with the signal that stops it. */
+const children = new Map<ChildProcess, NodeJS.Signals>();
 const tmpDirs = new Set<string>();
 let cleanupInstalled = false;
 
@@ -27,15 +27,14 @@ let cleanupInstalled = false;
  * of its own (a bench child process, see pushBenchInFreshProcess).
  */
 export function track(child: ChildProcess, dir?: string, signal: NodeJS.Signals = 'SIGKILL'): void {
-  killSignals.set(child, signal);
-  children.add(child);
+  children.set(child, signal);
   if (dir) tmpDirs.add(dir);
   child.once('exit', () => children.delete(child));
   installCleanup();
 }
 
 function killChildren(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(killSignals.get(c) ?? 'SIGKILL');
+  for (const [c, signal] of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
   children.clear();
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
   tmpDirs.clear();
