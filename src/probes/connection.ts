@@ -12,6 +12,7 @@
 
 import net from 'node:net';
 import { escapeLabelValue } from '../exposition/text_parse.js';
+import { renderHeader } from '../exposition/text_render.js';
 import type { ConnectionSocket, ConnectionStatusConfig } from './config.js';
 import type { ProbeKind } from './prober.js';
 
@@ -43,7 +44,7 @@ export function probeConnection(s: ConnectionSocket, signal?: AbortSignal): Prom
 
 /** The exposition text of one round: a series per socket, in config order. */
 export function renderConnectionStatus(sockets: readonly ConnectionSocket[], up: readonly boolean[]): string {
-  let out = '# HELP connection_status_up Connection status of the socket.\n# TYPE connection_status_up gauge\n';
+  let out = renderHeader('connection_status_up', 'gauge', 'Connection status of the socket.');
   sockets.forEach((s, i) => {
     const port = s.protocol === 'unix' ? '' : `,port="${s.port}"`;
     out += `connection_status_up{host="${escapeLabelValue(s.host)}",name="${escapeLabelValue(s.name)}"${port},protocol="${s.protocol}"} ${up[i] ? 1 : 0}\n`;

@@ -14,6 +14,7 @@
 // nothing (a missing tool is not a host being down; see prober.ts).
 
 import { escapeLabelValue } from '../exposition/text_parse.js';
+import { renderHeader } from '../exposition/text_render.js';
 import { runTool } from './command.js';
 import type { PingConfig, PingTarget } from './config.js';
 import type { ProbeKind } from './prober.js';
@@ -51,9 +52,9 @@ export async function pingHost(host: string, config: Pick<PingConfig, 'count' | 
 /** The exposition text of one round: the three families, a series per target (no rtt for one that did not answer). */
 export function renderPing(targets: readonly PingTarget[], results: readonly PingResult[]): string {
   const labels = targets.map((t) => `{host="${escapeLabelValue(t.host)}",name="${escapeLabelValue(t.name)}"}`);
-  let up = '# HELP ping_up 1 if the host answered an echo request in the last round, 0 otherwise.\n# TYPE ping_up gauge\n';
-  let rtt = '# HELP ping_rtt_seconds Average round-trip time of the last round\'s answered echo requests.\n# TYPE ping_rtt_seconds gauge\n';
-  let loss = '# HELP ping_loss_ratio Share of the last round\'s echo requests that got no answer.\n# TYPE ping_loss_ratio gauge\n';
+  let up = renderHeader('ping_up', 'gauge', '1 if the host answered an echo request in the last round, 0 otherwise.');
+  let rtt = renderHeader('ping_rtt_seconds', 'gauge', 'Average round-trip time of the last round\'s answered echo requests.');
+  let loss = renderHeader('ping_loss_ratio', 'gauge', 'Share of the last round\'s echo requests that got no answer.');
   let anyRtt = false;
   results.forEach((r, i) => {
     up += `ping_up${labels[i]} ${r.received > 0 ? 1 : 0}\n`;

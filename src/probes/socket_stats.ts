@@ -15,6 +15,7 @@
 // cumulative, as Prometheus requires.)
 
 import { escapeLabelValue } from '../exposition/text_parse.js';
+import { renderHeader } from '../exposition/text_render.js';
 import { cidrMatcher } from '../net/cidr.js';
 import { runTool } from './command.js';
 import type { SocketStatsConfig } from './config.js';
@@ -84,19 +85,19 @@ export function selectFlows(flows: readonly TcpFlow[], config: Pick<SocketStatsC
 /** The exposition text of one round over the selected flows. */
 export function renderSocketStats(flows: readonly TcpFlow[], maxFlows: number): string {
   const listed = flows.slice(0, maxFlows);
-  let out = '# HELP tcp_flows Established TCP flows the selection ([socket_stats] ports, peers) matched.\n# TYPE tcp_flows gauge\n';
+  let out = renderHeader('tcp_flows', 'gauge', 'Established TCP flows the selection ([socket_stats] ports, peers) matched.');
   out += `tcp_flows ${flows.length}\n`;
-  out += '# HELP tcp_flows_unlisted Selected flows beyond [socket_stats] max_flows, without per-flow series.\n# TYPE tcp_flows_unlisted gauge\n';
+  out += renderHeader('tcp_flows_unlisted', 'gauge', 'Selected flows beyond [socket_stats] max_flows, without per-flow series.');
   out += `tcp_flows_unlisted ${flows.length - listed.length}\n`;
   const rtts = flows.flatMap((f) => (f.rttSeconds === undefined ? [] : [f.rttSeconds]));
-  out += '# HELP tcp_flows_rtt_seconds Smoothed round-trip times of the selected flows.\n# TYPE tcp_flows_rtt_seconds histogram\n';
+  out += renderHeader('tcp_flows_rtt_seconds', 'histogram', 'Smoothed round-trip times of the selected flows.');
   for (const le of RTT_BUCKETS) out += `tcp_flows_rtt_seconds_bucket{le="${le}"} ${rtts.filter((r) => r <= le).length}\n`;
   out += `tcp_flows_rtt_seconds_bucket{le="+Inf"} ${rtts.length}\ntcp_flows_rtt_seconds_sum ${rtts.reduce((a, b) => a + b, 0)}\ntcp_flows_rtt_seconds_count ${rtts.length}\n`;
   const labels = (f: TcpFlow) => `{local="${escapeLabelValue(f.local)}",peer="${escapeLabelValue(f.peer)}"}`;
   const withRtt = listed.filter((f) => f.rttSeconds !== undefined);
-  if (withRtt.length) out += '# HELP tcp_flow_rtt_seconds Smoothed round-trip time of the flow.\n# TYPE tcp_flow_rtt_seconds gauge\n' + withRtt.map((f) => `tcp_flow_rtt_seconds${labels(f)} ${f.rttSeconds}\n`).join('');
+  if (withRtt.length) out += renderHeader('tcp_flow_rtt_seconds', 'gauge', 'Smoothed round-trip time of the flow.') + withRtt.map((f) => `tcp_flow_rtt_seconds${labels(f)} ${f.rttSeconds}\n`).join('');
   const withCwnd = listed.filter((f) => f.cwnd !== undefined);
-  if (withCwnd.length) out += '# HELP tcp_flow_cwnd Congestion window of the flow, segments.\n# TYPE tcp_flow_cwnd gauge\n' + withCwnd.map((f) => `tcp_flow_cwnd${labels(f)} ${f.cwnd}\n`).join('');
+  if (withCwnd.length) out += renderHeader('tcp_flow_cwnd', 'gauge', 'Congestion window of the flow, segments.') + withCwnd.map((f) => `tcp_flow_cwnd${labels(f)} ${f.cwnd}\n`).join('');
   return out;
 }
 
