@@ -1,11 +1,16 @@
 // Micro-benchmark: decoding 100-series InboundMetrics messages with
 // CapnpStreamDecoder (plain and packed, one message per chunk and 64 KiB
 // chunks) against JSON.parse of the equivalent {"app":"text"} object, and
-// against capnp-ts's own Text reader. Bounded: about half a second per case.
+// against capnp-ts's own Text reader; and JsonStreamDecoder on 64 KiB chunks
+// of such objects back to back and one per line (each object's end guessed,
+// then JSON.parse), side by side with the byte scan it falls back to (an app
+// name holding `}{` makes every guess wrong). Bounded: about half a second
+// per case.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/capnp_decode.js
 
 import { CapnpStreamDecoder, InboundMetrics, capnp } from '../src/codecs/capnp.js';
+import { JsonStreamDecoder } from '../src/codecs/json.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
 
@@ -40,7 +45,7 @@ function measure(name: string, perStep: number, bytesPerStep: number, step: () =
   const msgs = (steps * perStep) / secs;
   const mb = (steps * bytesPerStep) / secs / 1e6;
   console.log(
-    `${name.padEnd(46)} ${Math.round(msgs).toString().padStart(9)} msg/s ${mb.toFixed(1).padStart(8)} MB/s` +
+    `${name.padEnd(56)} ${Math.round(msgs).toString().padStart(9)} msg/s ${mb.toFixed(1).padStart(8)} MB/s` +
       (checksum < 0 ? ' ' : ''),
   );
 }
@@ -87,3 +92,21 @@ measure('JSON.parse of {"app":"text"} (string only)', 1, json.length, () => {
   const o = JSON.parse(jsonStr) as Record<string, string>;
   return o[app].length;
 });
+
+/** `objects` repeated to fill a 64 KiB chunk (whole objects only), and how many that is. */
+function jsonChunk(object: string, separator: string): { chunk: Buffer; count: number } {
+  const one = Buffer.from(object + separator);
+  const count = Math.max(1, Math.floor(65536 / one.length));
+  return { chunk: Buffer.concat(Array.from({ length: count }, () => one)), count };
+}
+const jsonCases: [string, string, string][] = [
+  ['back to back', JSON.stringify({ [app]: text }), ''],
+  ['one per line', JSON.stringify({ [app]: text }), '\n'],
+  ['byte scan (every guess wrong)', JSON.stringify({ [`${app}}{`]: text }), ''],
+];
+for (const [name, object, separator] of jsonCases) {
+  const { chunk, count } = jsonChunk(object, separator);
+  const decJ = new JsonStreamDecoder({ maxMessageBytes: 1 << 20 });
+  if (decJ.push(chunk).length !== count) throw new Error(`JsonStreamDecoder ${name}: not ${count} messages`);
+  measure(`JsonStreamDecoder ${count}/chunk, ${name}`, count, chunk.length, () => decJ.push(chunk).length);
+}

@@ -64,6 +64,7 @@ export class JsonStreamDecoder implements StreamDecoder {
     let escaped = this.escaped;
     let start = depth > 0 ? 0 : -1;
     const n = chunk.length;
+    this.nextAbutting = this.nextLineEnd = -2;
     let i = 0;
     try {
       while (i < n) {
@@ -85,6 +86,11 @@ export class JsonStreamDecoder implements StreamDecoder {
         if (depth === 0) {
           if (!isSpace(b)) {
             if (b !== OPEN) throw new JsonFramingError(`expected "{" at byte ${this.offset + i}, got ${quote(String.fromCharCode(b))}`);
+            const end = this.wholeObjectAt(chunk, i, out);
+            if (end > 0) {
+              i = end;
+              continue;
+            }
             start = i;
             depth = 1;
           }
@@ -106,6 +112,44 @@ export class JsonStreamDecoder implements StreamDecoder {
       this.inString = inString;
       this.escaped = escaped;
     }
+  }
+
+  // The next `}{` and `}\n` in the chunk being scanned, found by
+  // wholeObjectAt (-1: none left, -2: not searched yet), so that each chunk
+  // is searched once for each.
+  private nextAbutting = -2;
+  private nextLineEnd = -2;
+
+  /**
+   * The usual stream holds whole objects back to back (`}{`) or one per line
+   * (`}\n`), and a raw newline cannot occur inside a JSON string. So the first
+   * such `}` after the object's `{` at `start` is most likely its end: when
+   * the bytes up to it are ASCII and JSON.parse accepts them, they are exactly
+   * one object (the scan would end it there too), and scanning them byte by
+   * byte (about twice the parse's time) is skipped. Returns the offset past
+   * the object with its messages added to `out`, or 0 (nothing done: scan).
+   */
+  private wholeObjectAt(chunk: Buffer, start: number, out: InboundMessage[]): number {
+    if (this.nextAbutting !== -1 && this.nextAbutting <= start) this.nextAbutting = chunk.indexOf('}{', start + 1, 'latin1');
+    if (this.nextLineEnd !== -1 && this.nextLineEnd <= start) this.nextLineEnd = chunk.indexOf('}\n', start + 1, 'latin1');
+    let close = this.nextAbutting;
+    const nl = this.nextLineEnd;
+    if (nl >= 0 && (close < 0 || nl < close)) close = nl;
+    if (close < 0) {
+      if (chunk[chunk.length - 1] !== CLOSE) return 0;
+      close = chunk.length - 1;
+    }
+    if (close + 1 - start > this.opts.maxMessageBytes) return 0;
+    const bytes = chunk.subarray(start, close + 1);
+    if (!isAscii(bytes)) return 0;
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('latin1'));
+    } catch {
+      return 0;
+    }
+    for (const m of messagesFromValue(value)) out.push(m);
+    return close + 1;
   }
 
   end(): InboundMessage[] {
@@ -148,6 +192,11 @@ function messagesFromJson(text: string): InboundMessage[] {
   } catch (err) {
     throw new JsonFramingError(`invalid JSON object: ${(err as Error).message}`);
   }
+  return messagesFromValue(value);
+}
+
+/** The messages of one parsed JSON object. */
+function messagesFromValue(value: unknown): InboundMessage[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new JsonFramingError('expected a JSON object of app name to metrics');
   const out: InboundMessage[] = [];
   for (const [app, v] of Object.entries(value)) {

@@ -45,13 +45,19 @@ test('the reference string payload becomes one message', () => {
 });
 
 test('a stream of objects, cut at every byte offset, gives the same messages', () => {
-  const stream = Buffer.concat([arrayPayload, Buffer.from('\n  '), stringPayload, Buffer.from('{"a":"x 1","b":["y 2","z 3"]}{"c":"{}[]\\"}"}\n')]);
+  // `}{` and `}` + newline end most objects, and are tried as the end first:
+  // here also inside strings, where that guess is wrong.
+  const tail = '{"a":"x 1","b":["y 2","z 3"]}{"c":"{}[]\\"}"}\n{"d":"a}{b 1"}{"e":["w}{v 1","}"]}\n{"f":"}\\n{ 1"}';
+  const stream = Buffer.concat([arrayPayload, Buffer.from('\n  '), stringPayload, Buffer.from(tail)]);
   const whole = decodeAll([stream]);
   assert.deepEqual(
     whole.map((m) => m.app),
-    ['foo_bar_app1_metrics', 'foo_bar_app0_metrics', 'a', 'b', 'c'],
+    ['foo_bar_app1_metrics', 'foo_bar_app0_metrics', 'a', 'b', 'c', 'd', 'e', 'f'],
   );
-  assert.equal(whole[4].text, '{}[]"}');
+  assert.deepEqual(
+    whole.slice(4).map((m) => m.text),
+    ['{}[]"}', 'a}{b 1', 'w}{v 1\n}', '}\n{ 1'],
+  );
   for (let i = 1; i < stream.length; i++) {
     assert.deepEqual(decodeAll([stream.subarray(0, i), stream.subarray(i)]), whole, `cut at ${i}`);
   }
@@ -90,6 +96,12 @@ test('invalid UTF-8 is an error, not a replacement character', () => {
 test('an object over maxMessageBytes is refused while it streams in; earlier objects stand', () => {
   const big = '{"big":"' + 'x'.repeat(5000) + '"}';
   const e = errorOf([Buffer.from('{"a":"x 1"}'), Buffer.from(big.slice(0, 3000)), Buffer.from(big.slice(3000))], 2048);
+  assert.equal(e.code, 'E_TOO_LARGE');
+  assert.deepEqual(e.before.map((m) => m.app), ['a']);
+});
+
+test('an object over maxMessageBytes within one chunk is refused; the objects before it stand', () => {
+  const e = errorOf([Buffer.from('{"a":"x 1"}{"big":"' + 'x'.repeat(3000) + '"}{"b":"y 1"}')], 2048);
   assert.equal(e.code, 'E_TOO_LARGE');
   assert.deepEqual(e.before.map((m) => m.app), ['a']);
 });
