@@ -337,7 +337,7 @@ export class ExporterProxy {
     const probeConfig = section(config);
     if (kind.isEmpty(probeConfig)) {
       // Not configured: results of an earlier run, restored from a snapshot, would never be replaced (nor expire).
-      if (this.store.getApp(kind.app)?.info.receiver === PROBE_RECEIVER) this.store.remove(kind.app);
+      if (this.store.receiverOf(kind.app) === PROBE_RECEIVER) this.store.remove(kind.app);
       return;
     }
     const sink = { put: (u: Update) => this.store.put(u), remove: (app: string) => this.store.remove(app) };

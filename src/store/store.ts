@@ -279,6 +279,11 @@ export class Store {
     return this.entries.has(app);
   }
 
+  /** The receiver of the app's accepted entry, or undefined when it has none. */
+  receiverOf(app: string): string | undefined {
+    return this.entries.get(app)?.receiver;
+  }
+
   /** One family's stored sample lines for an app (read-only), without materializing the rest of the entry. */
   familyText(app: string, family: string): string | undefined {
     const c = this.entries.get(app)?.chunks.get(family);
