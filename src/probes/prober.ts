@@ -4,6 +4,9 @@
 // next round (results of a round that started with the old one are
 // dropped); a config with nothing to probe removes the app. The app never
 // expires on its own: a failed target reads as failed, it does not vanish.
+// A round that yields nothing to store (the tool cannot run, the store
+// refuses the results) is logged when that starts or its reason changes, and
+// when rounds are stored again, not every interval.
 
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
@@ -43,6 +46,8 @@ export function probeRoundGauge(registry: Registry): Gauge<'probe'> {
 export class Prober<C extends { intervalMs: number }> {
   private config: C;
   private readonly loop: Every;
+  /** Why the last round stored nothing, as logged; undefined while rounds are stored. */
+  private failing: string | undefined;
 
   constructor(private readonly opts: { kind: ProbeKind<C>; config: C; sink: ProbeSink; logger: Logger; roundSeconds?: Gauge<'probe'> }) {
     this.config = opts.config;
@@ -75,9 +80,9 @@ export class Prober<C extends { intervalMs: number }> {
     try {
       text = await kind.round(config, signal);
     } catch (err) {
-      // Nothing measured is not everything down: no results, an error each round until the tool works.
-      if (err instanceof ToolError) logger.error(`${kind.app} probes cannot run`, { err: err.message });
-      else logger.error(`${kind.app} probe round failed`, { err: String((err as Error)?.stack ?? err) }); // a bug: the loop goes on
+      // Nothing measured is not everything down: no results, and an error until the tool works.
+      if (err instanceof ToolError) this.failed('error', `${kind.app} probes cannot run`, err.message);
+      else this.failed('error', `${kind.app} probe round failed`, String((err as Error)?.stack ?? err)); // a bug: the loop goes on
       return;
     }
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
@@ -85,8 +90,19 @@ export class Prober<C extends { intervalMs: number }> {
     try {
       sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: PROBE_RECEIVER, text, ttlMs: 0 });
     } catch (err) {
-      // Another app holding one of the families with another type, say: logged (the store counts it), retried next round.
-      logger.warn('probe results not stored', { app: kind.app, err: (err as Error).message });
+      // Another app holding one of the families with another type, say (the store counts it): retried next round.
+      this.failed('warn', 'probe results not stored', (err as Error).message);
+      return;
     }
+    if (this.failing !== undefined) logger.info(`${kind.app} probe results stored again`, { app: kind.app });
+    this.failing = undefined;
+  }
+
+  /** Log a round that stored nothing, unless the last round failed the same way. */
+  private failed(level: 'error' | 'warn', what: string, err: string): void {
+    const reason = `${what}: ${err}`;
+    if (reason === this.failing) return;
+    this.failing = reason;
+    this.opts.logger[level](`${what}; retrying every interval`, { app: this.opts.kind.app, err });
   }
 }

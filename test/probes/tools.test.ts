@@ -1,7 +1,7 @@
 // Probes that read a system tool (ping, ss): without it on PATH, or when it
 // fails, a round stores nothing (nothing measured is not everything down)
-// and logs an error saying why (the Debian package, the tool's message),
-// every round until the tool works.
+// and logs an error saying why (the Debian package, the tool's message)
+// when that starts (see prober.test.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
