@@ -171,3 +171,23 @@ test('a probe no longer configured: its results restored from a snapshot go at s
     tcp.close();
   }
 });
+
+test('probe results the store refuses, round after round, are logged once and counted each round', async () => {
+  const tcp = await listening(0);
+  const port = (tcp.address() as net.AddressInfo).port;
+  const r = await startProxy({ extra: `[connection_status]\ninterval = 0.1\n[[connection_status.sockets]]\nname = "s"\nhost = "127.0.0.1"\nport = ${port}\n` });
+  try {
+    await waitFor(() => r.proxy.store.has(CONNECTION_APP), 3000, 'the first round');
+    r.proxy.store.remove(CONNECTION_APP);
+    // Another app now holds the probe's gauge as a counter: every round is refused.
+    await send(r.addr.tcp!, JSON.stringify({ other: '# TYPE connection_status_up counter\nconnection_status_up 1\n' }));
+    const refused = async () => Number(/^exporter_proxy_rejected_total\{receiver="probe",reason="type_conflict"\} (\d+)/m.exec((await getText(`${r.url}/-/metrics`)).body)?.[1] ?? 0);
+    await waitFor(async () => (await refused()) >= 5, 5000, 'five refused rounds');
+    const logged = r.logs.filter((l) => l.includes(CONNECTION_APP) && l.includes('E_TYPE_CONFLICT') || l.includes('probe results not stored'));
+    assert.equal(logged.length, 1, logged.join('\n'));
+    assert.match(logged[0]!, /level=warn msg="probe results not stored; retrying every interval" app=connection_status err="family \\"connection_status_up\\" is declared gauge/);
+  } finally {
+    await r.stop();
+    await new Promise((res) => tcp.close(res));
+  }
+});
