@@ -44,6 +44,8 @@ export interface ParsedPayload {
   families: Family[];
   /** Total number of samples over all families. */
   series: number;
+  /** Only with ParseOptions.keepFirstDuplicate, when some series were left out: how many, and the first as written. */
+  dropped?: { series: number; first: string };
 }
 
 /**

@@ -55,6 +55,13 @@ export interface ParseOptions {
   maxSeries?: number;
   /** For tests: parse every sample line with the general path (no canonical-line fast path). */
   generalPathOnly?: boolean;
+  /**
+   * Leave a series seen again out (counted in ParsedPayload.dropped) rather
+   * than throw DuplicateSeriesError: for reading the store's own render, in
+   * which two apps without app_label may hold the same series. The first
+   * one stays, as Prometheus keeps the first of a scrape.
+   */
+  keepFirstDuplicate?: boolean;
 }
 
 // Character codes.
@@ -413,7 +420,7 @@ function addKey(st: NameState, key: string): boolean {
 
 /** Parse and validate one payload. Throws ParseError, DuplicateSeriesError or LimitError. */
 export function parseText(text: string, opts?: ParseOptions): ParsedPayload {
-  return new TextParser(text, opts?.maxSeries ?? Infinity, opts?.generalPathOnly !== true).run();
+  return new TextParser(text, opts?.maxSeries ?? Infinity, opts?.generalPathOnly !== true, opts?.keepFirstDuplicate === true).run();
 }
 
 class TextParser {
@@ -440,10 +447,14 @@ class TextParser {
   /** Offset of the first backslash at or after some earlier offset (text.length: none). */
   private backslashAt = -1;
 
+  /** Series left out (keepFirstDuplicate), and the first of them as written. */
+  private dropped: { series: number; first: string } | undefined;
+
   constructor(
     private readonly text: string,
     private readonly maxSeries: number,
     fast: boolean,
+    private readonly keepFirstDuplicate: boolean,
   ) {
     this.fastSkip = fast ? 0 : Infinity;
   }
@@ -484,7 +495,15 @@ class TextParser {
       }
       pos = nl + 1;
     }
-    return { families: this.families, series: this.series };
+    return this.dropped ? { families: this.families, series: this.series, dropped: this.dropped } : { families: this.families, series: this.series };
+  }
+
+  /** A duplicate of an earlier series at text[start..seriesEnd): an error, or left out and counted (keepFirstDuplicate). */
+  private duplicate(start: number, seriesEnd: number): void {
+    const series = this.text.slice(start, seriesEnd);
+    if (!this.keepFirstDuplicate) throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(series)}`);
+    if (this.dropped) this.dropped.series++;
+    else this.dropped = { series: 1, first: series };
   }
 
   private fail(detail: string): never {
@@ -806,7 +825,8 @@ class TextParser {
           : this.rangeKey(n, order, special);
     }
     if (!addKey(st, key)) {
-      throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(text.slice(start, seriesEnd))}`);
+      this.duplicate(start, seriesEnd);
+      return true;
     }
     if (++this.series > this.maxSeries) {
       throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
@@ -945,9 +965,7 @@ class TextParser {
     const st = this.resolve(name);
     const special = this.checkRole(st.role, name, labels, start, seriesEnd);
     const key = this.labelsKey(st, name, labels, special, start, seriesEnd);
-    if (!addKey(st, key)) {
-      throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(text.slice(start, seriesEnd))}`);
-    }
+    if (!addKey(st, key)) return this.duplicate(start, seriesEnd);
     if (++this.series > this.maxSeries) {
       throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
     }

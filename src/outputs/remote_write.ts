@@ -12,7 +12,7 @@
 
 import type { Family, Label, MetricType } from '../exposition/model.js';
 import { unescapeHelp, unescapeLabelValue } from '../exposition/text_parse.js';
-import { familiesInSlices } from './store_text.js';
+import { familiesInSlices, type DroppedSeries } from './store_text.js';
 import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';
@@ -127,10 +127,11 @@ function writeMetadata(w: ProtoWriter, f: Family): void {
  */
 const STALE_NAN = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
 
-/** A WriteRequest and the series it holds: each one's encoded label fields, as latin1 (one char a byte). */
+/** A WriteRequest, the series it holds (each one's encoded label fields, as latin1: one char a byte), and the copies left out. */
 export interface BuiltRequest {
   body: Buffer;
   series: Set<string>;
+  dropped: DroppedSeries;
 }
 
 /**
@@ -139,15 +140,17 @@ export interface BuiltRequest {
  * of `before` (the series of the last request sent) that `text` no longer
  * has, as Prometheus marks series that leave a scrape: a query then stops
  * showing them at once rather than after its lookback (5 minutes). Each
- * family's type and HELP go along as metadata. Built in
+ * family's type and HELP go along as metadata. A series that two apps
+ * hold is sent once (the first; `dropped` counts the others). Built in
  * slices: the text is parsed a few families at a time (familiesInSlices),
  * and every 256 samples the event loop may get a turn.
  */
 export async function writeRequest(text: string, nowMs: number, slices = new Slices(), before: ReadonlySet<string> = new Set()): Promise<BuiltRequest> {
   const w = new ProtoWriter(Math.max(1024, text.length * 2));
   const series = new Set<string>();
+  const dropped: DroppedSeries = { series: 0 };
   let n = 0;
-  for await (const f of familiesInSlices(text, slices)) {
+  for await (const f of familiesInSlices(text, slices, dropped)) {
     writeMetadata(w, f);
     for (const s of f.samples) {
       if ((++n & 255) === 0) await slices.pause();
@@ -180,7 +183,7 @@ export async function writeRequest(text: string, nowMs: number, slices = new Sli
     w.latin1Bytes(labelFields);
     writeSample(w, nowMs, STALE_NAN);
   }
-  return { body: w.bytesView(), series };
+  return { body: w.bytesView(), series, dropped };
 }
 
 /** Bytes of a Sample message: the value (fixed64) and the timestamp, each with its tag. */
@@ -223,6 +226,7 @@ export function remoteWriteOutput(): OutputKind<RemoteWriteConfig> {
         method: 'POST',
         headers: { ...config.headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
         body: await snappyCompress(request.body, () => slices.pause()),
+        dropped: request.dropped,
         sent: () => void (sent = { url: config.url, series: request.series }),
       };
     },

@@ -4,12 +4,15 @@
 // A failure is logged when failing starts and when it stops (not every
 // interval) and counted by result: ok, status (a non-2xx answer), network,
 // timeout, invalid (`build` threw: the store's text did not convert).
+// Series left out of a send because another app holds the same one (no
+// app_label) are a gauge, logged when that starts and when it stops.
 
 import { request } from 'undici';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Every } from '../every.js';
 import type { Logger } from '../log.js';
 import { OWN_PREFIX } from '../telemetry.js';
+import type { DroppedSeries } from './store_text.js';
 
 export interface OutputSettings {
   /** '' = off. */
@@ -25,6 +28,8 @@ export interface Outbound {
   body: string | Buffer;
   /** Called once the receiver has accepted the request (a 2xx). */
   sent?: () => void;
+  /** Copies of a series two apps hold, left out of `body`. */
+  dropped?: DroppedSeries;
 }
 
 /** What one output sends. */
@@ -41,7 +46,8 @@ export class Sender<C extends OutputSettings> {
   private config: C;
   private readonly loop: Every;
   private failing = false;
-  private readonly m?: { sends: Counter<'result'>; lastSuccess: Gauge; duration: Gauge };
+  private dropping = false;
+  private readonly m?: { sends: Counter<'result'>; lastSuccess: Gauge; duration: Gauge; dropped: Gauge };
 
   constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeBody: () => Buffer; logger: Logger; registry?: Registry }) {
     this.config = opts.config;
@@ -53,6 +59,7 @@ export class Sender<C extends OutputSettings> {
         sends: new Counter({ name: `${prefix}_total`, help: `Sends of the store ([${opts.kind.name}]), by result (ok, status, network, timeout, invalid).`, labelNames: ['result'], registers }),
         lastSuccess: new Gauge({ name: `${prefix}_last_success_timestamp_seconds`, help: `When the store was last sent ([${opts.kind.name}]) successfully.`, registers }),
         duration: new Gauge({ name: `${prefix}_duration_seconds`, help: `Duration of the last send ([${opts.kind.name}]).`, registers }),
+        dropped: new Gauge({ name: `${prefix}_duplicate_series`, help: `Series left out of the last send ([${opts.kind.name}]) because another app holds the same series (set [store] app_label to keep apps apart).`, registers }),
       };
     }
   }
@@ -82,6 +89,7 @@ export class Sender<C extends OutputSettings> {
     let out: Outbound | undefined;
     try {
       out = await kind.build(config, this.opts.storeBody());
+      this.noteDropped(out.dropped ?? { series: 0 }, out.url);
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();
       result = res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'status';
@@ -104,5 +112,16 @@ export class Sender<C extends OutputSettings> {
       this.failing = true;
       logger.warn(`${kind.what} failed; retrying every interval`, { url, reason: result, err: detail });
     }
+  }
+
+  private noteDropped(dropped: DroppedSeries, url: string): void {
+    const { kind, logger } = this.opts;
+    this.m?.dropped.set(dropped.series);
+    if (dropped.series > 0 && !this.dropping) {
+      logger.warn(`${kind.what} leaves out series that two apps hold; set [store] app_label to keep apps apart`, { url, series: dropped.series, first: dropped.first });
+    } else if (dropped.series === 0 && this.dropping) {
+      logger.info(`${kind.what} sends every stored series again`, { url });
+    }
+    this.dropping = dropped.series > 0;
   }
 }

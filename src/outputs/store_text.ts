@@ -16,15 +16,24 @@ function nextLine(text: string, pos: number): number {
 }
 
 /**
+ * Series left out of a read of the store's text: copies of a series that
+ * another app holds too (two apps without app_label can store the same one;
+ * /metrics serves both and Prometheus keeps the first). `first` as written.
+ */
+export interface DroppedSeries {
+  series: number;
+  first?: string;
+}
+
+/**
  * The families of `text`, the store's own render (every family a block of
  * `#` lines, then its sample lines), parsed a section at a time with
  * `slices.pause()` before each: whole families, as many as make at least
- * `minLines` sample lines. A family is never split, so each is checked as
- * the parse of the whole text checked it (a series twice, which two apps
- * without app_label can store, is still a DuplicateSeriesError); the longest
- * stretch is the largest section's parse.
+ * `minLines` sample lines. A family is never split, so a series twice in it
+ * is found however long it is: the first stays, the others are left out and
+ * counted in `dropped`. The longest stretch is the largest section's parse.
  */
-export async function* familiesInSlices(text: string, slices: Pick<Slices, 'pause'>, minLines = 2048): AsyncGenerator<Family> {
+export async function* familiesInSlices(text: string, slices: Pick<Slices, 'pause'>, dropped: DroppedSeries, minLines = 2048): AsyncGenerator<Family> {
   let pos = 0;
   while (pos < text.length) {
     const start = pos;
@@ -35,6 +44,11 @@ export async function* familiesInSlices(text: string, slices: Pick<Slices, 'paus
       pos = nextLine(text, pos);
     }
     await slices.pause();
-    yield* parseText(text.slice(start, pos)).families;
+    const parsed = parseText(text.slice(start, pos), { keepFirstDuplicate: true });
+    if (parsed.dropped) {
+      dropped.series += parsed.dropped.series;
+      dropped.first ??= parsed.dropped.first;
+    }
+    yield* parsed.families;
   }
 }

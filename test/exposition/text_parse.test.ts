@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { DuplicateSeriesError, LimitError, ParseError, ProxyError } from '../../src/errors.js';
+import { DuplicateSeriesError, LimitError, ParseError, ProxyError, quote } from '../../src/errors.js';
 import {
   escapeHelp,
   escapeLabelValue,
@@ -39,6 +39,40 @@ describe('parseText: case table', () => {
       );
     });
   }
+});
+
+describe('parseText: keepFirstDuplicate (reading the store back) leaves a series seen again out', () => {
+  // Every duplicate case of the table: the same as parsing the input without
+  // the line the error names, on both paths, with the left-out series counted
+  // and quoted as the error quotes it.
+  const duplicates = CASES.filter((c) => isErrorExpect(c.expect) && c.expect.code === 'E_DUPLICATE_SERIES');
+  assert.ok(duplicates.length >= 8);
+  for (const c of duplicates) {
+    for (const generalPathOnly of [false, true]) {
+      it(`${c.name}${generalPathOnly ? ' (general path)' : ''}`, () => {
+        const exp = c.expect as { error: RegExp; line: number };
+        const got = parseText(c.input, { keepFirstDuplicate: true, generalPathOnly });
+        const without = c.input.split('\n').filter((_, i) => i !== exp.line - 1).join('\n');
+        assert.deepStrictEqual(plain(got), plain(parseText(without)));
+        assert.equal(got.dropped?.series, 1);
+        assert.match(`duplicate series ${quote(got.dropped.first)}`, exp.error);
+      });
+    }
+  }
+
+  it('counts every copy after the first, quotes the first left out, and adds nothing when there is none', () => {
+    const got = parseText(lines('# TYPE d gauge', 'd{a="1"} 1', 'd{a="2"} 2', 'd{a="1"} 3', 'e 1', 'd{a="1"} 4', 'e 5'), { keepFirstDuplicate: true });
+    assert.deepEqual(
+      got.families.map((f) => [f.name, f.samples.map((x) => x.value)]),
+      [
+        ['d', ['1', '2']],
+        ['e', ['1']],
+      ],
+    );
+    assert.equal(got.series, 3);
+    assert.deepEqual(got.dropped, { series: 3, first: 'd{a="1"}' });
+    assert.equal('dropped' in parseText('d 1\n', { keepFirstDuplicate: true }), false);
+  });
 });
 
 describe('parseText: error classes', () => {

@@ -63,6 +63,14 @@ test('writeRequest: a series of the last request that is gone gets a staleness m
   assert.deepEqual([...third.body], [...meta(0, 'a'), ...series(label('__name__', 'a'), double(4), 9), ...meta(0, 'b'), ...series([...label('__name__', 'b'), ...label('x', '1')], double(5), 9)]);
 });
 
+test('writeRequest: a series two apps hold (no app_label) is written once, the first; the copies are counted', async () => {
+  const got = await writeRequest('# TYPE m gauge\nm{a="1"} 1\nm{a="2"} 2\nm{a="1"} 3\nm{a="1"} 4\n', 5);
+  assert.deepEqual([...got.body], [...(await writeRequest('# TYPE m gauge\nm{a="1"} 1\nm{a="2"} 2\n', 5)).body]);
+  assert.deepEqual(got.dropped, { series: 2, first: 'm{a="1"}' });
+  assert.equal(got.series.size, 2);
+  assert.deepEqual((await writeRequest('m 1\n', 5)).dropped, { series: 0 });
+});
+
 test('[remote_write] config: every problem names its key', () => {
   const cases: [string, RegExp[]][] = [
     ['[remote_write]\nurl = "prometheus:9090"\n', [/remote_write\.url: must be an http or https URL/]],

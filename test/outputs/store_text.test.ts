@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { familiesInSlices } from '../../src/outputs/store_text.js';
+import { familiesInSlices, type DroppedSeries } from '../../src/outputs/store_text.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { DuplicateSeriesError } from '../../src/errors.js';
 import type { Family } from '../../src/exposition/model.js';
@@ -14,10 +14,10 @@ const TEXT =
   '# TYPE b histogram\nb_bucket{le="1"} 1\nb_bucket{le="+Inf"} 2\nb_sum 3\nb_count 2\n' +
   '# TYPE c gauge\nc 7 1700000000000\n';
 
-async function read(text: string, minLines: number): Promise<{ families: Family[]; pauses: number }> {
+async function read(text: string, minLines: number, dropped: DroppedSeries = { series: 0 }): Promise<{ families: Family[]; pauses: number }> {
   let pauses = 0;
   const families: Family[] = [];
-  for await (const f of familiesInSlices(text, { pause: async () => void pauses++ }, minLines)) families.push(f);
+  for await (const f of familiesInSlices(text, { pause: async () => void pauses++ }, dropped, minLines)) families.push(f);
   return { families, pauses };
 }
 
@@ -39,9 +39,14 @@ test('familiesInSlices: whole families, at least minLines sample lines a section
   assert.deepEqual(await read('', 5), { families: [], pauses: 0 });
 });
 
-test('familiesInSlices: a series twice within one family is refused however long the family, as by one parse', async () => {
+test('familiesInSlices: a series twice within one family is found however long the family: the first stays, the copies are counted', async () => {
   const lines = Array.from({ length: 5000 }, (_, i) => `m{i="${i}"} 1`);
-  const text = `# TYPE m gauge\n${lines.join('\n')}\nm{i="3"} 2\n`;
-  await assert.rejects(read(text, 10), DuplicateSeriesError);
+  const text = `# TYPE m gauge\n${lines.join('\n')}\nm{i="3"} 2\n# TYPE n gauge\nn 1\nn 2\n`;
   assert.throws(() => parseText(text), DuplicateSeriesError);
+  const dropped: DroppedSeries = { series: 0 };
+  const got = await read(text, 10, dropped);
+  assert.deepEqual(got.families.map((f) => [f.name, f.samples.length]), [['m', 5000], ['n', 1]]);
+  assert.equal(got.families[0]!.samples[3]!.value, '1', 'the first m{i="3"} stays');
+  assert.equal(got.families[1]!.samples[0]!.value, '1');
+  assert.deepEqual(dropped, { series: 2, first: 'm{i="3"}' });
 });
