@@ -253,7 +253,7 @@ function isSpecial(s: string, i: number, n: number, signed: boolean): boolean {
 }
 
 /** Canonical text for a valid float, so `1`, `1.0`, `1e0` compare equal. */
-function floatKey(s: string): string {
+export function floatKey(s: string): string {
   let v: number;
   if (floatSyntax(s, 0, s.length) === 2) {
     const c = s.charCodeAt(0);

@@ -14,9 +14,8 @@
 // grouping key nor the sample has an `instance` label, so Prometheus (with
 // honor_labels) does not attach the proxy's own instance.
 
-import { DuplicateSeriesError, GroupingKeyError, ProxyError, quote } from '../errors.js';
-import type { Family, Label, ParsedPayload, Sample } from '../exposition/model.js';
-import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
+import { GroupingKeyError, ProxyError, quote } from '../errors.js';
+import type { Family, Label, ParsedPayload } from '../exposition/model.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
 import type { Store } from '../store/store.js';
 import type { GroupingKey } from './grouping.js';
@@ -131,44 +130,19 @@ function timeFamily(name: string, help: string, value: string): Family {
 
 /**
  * The families to store for a push: without push_time_seconds /
- * push_failure_time_seconds, checked that the grouping labels (which replace
- * same-named sample labels) do not make two series equal. O(samples); a
- * sample's labels are only read when it may have a grouping label's name.
+ * push_failure_time_seconds, and refused when a grouping label would become
+ * a histogram's `le` or a summary's `quantile`. (That the grouping labels,
+ * which replace same-named sample labels, make two series one is the
+ * store's check, as for every added label.)
  */
 export function prepareFamilies(payload: ParsedPayload, key: GroupingKey): Family[] {
   const grouping = key.names;
-  const groupingMask = labelNamesMask(key.storeLabels);
   const out: Family[] = [];
   for (const f of payload.families) {
     if (f.name === PUSH_TIME || f.name === PUSH_FAILURE_TIME) continue;
     if (f.type === 'histogram' && grouping.has('le')) throw new GroupingKeyError(`grouping label "le" cannot be applied to histogram ${quote(f.name)}`);
     if (f.type === 'summary' && grouping.has('quantile')) throw new GroupingKeyError(`grouping label "quantile" cannot be applied to summary ${quote(f.name)}`);
-    if (someSampleHasLabelIn(f.samples, groupingMask, grouping)) checkCollapsed(f, grouping, key);
     out.push(f);
   }
   return out;
-}
-
-/** Two samples that differ only in labels the grouping key replaces would become one series. */
-function checkCollapsed(f: Family, grouping: ReadonlySet<string>, key: GroupingKey): void {
-  const seen = new Set<string>();
-  for (const s of f.samples) {
-    const k = seriesKey(s, grouping);
-    if (seen.has(k)) {
-      const replaced = key.storeLabels.filter((l) => s.labels.some((x) => x.name === l.name)).map((l) => `${l.name}="${l.value}"`);
-      throw new DuplicateSeriesError(`series ${quote(s.name)} appears twice once the grouping labels ${replaced.join(',')} replace the pushed ones`);
-    }
-    seen.add(k);
-  }
-}
-
-function seriesKey(s: Sample, grouping: ReadonlySet<string>): string {
-  const parts: string[] = [];
-  for (const l of s.labels) {
-    if (grouping.has(l.name) || l.value === '') continue; // an empty value is no label
-    const v = l.name === 'le' || l.name === 'quantile' ? String(Number(l.value.replace(/^\+?inf$/i, 'Infinity').replace(/^-inf$/i, '-Infinity'))) : l.value;
-    parts.push(l.name + '\u0000' + v);
-  }
-  parts.sort();
-  return s.name + '\u0001' + parts.join('\u0001');
 }

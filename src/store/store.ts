@@ -8,9 +8,9 @@
 // it keeps as sent, see Chunk.asSent: that changes no content.)
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
-import type { Family, Label, MetricType, ParsedPayload } from '../exposition/model.js';
+import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
 import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
-import { parseText, escapeLabelValue, isValidMetricName } from '../exposition/text_parse.js';
+import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent, type RawWriteBuffer } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
@@ -564,23 +564,26 @@ export class Store {
 /**
  * Added labels (app_label, grouping labels) replace same-named ones in the
  * payload, which can make two series of one payload identical (`m{app="a"}`
- * and `m` with app_label = "app"): /metrics would then hold a duplicate.
+ * and `m` with app_label = "app", or `m{x="1"}` and `m{x="2"}` pushed to
+ * the group x="9"): /metrics would then hold a duplicate. Series are
+ * compared as the parser compares them: a label with an empty value is no
+ * label, `le` of a histogram and `quantile` of a summary as numbers.
  * Checked only for families where a sample has such a label, O(samples) there.
  */
 function checkOverriddenDuplicates(app: string, family: Family, extra: readonly Label[], extraNames: ReadonlySet<string>, extraMask: number): void {
   if (!someSampleHasLabelIn(family.samples, extraMask, extraNames)) return;
-  const seen = new Map<string, string>();
+  const numeric = family.type === 'histogram' ? 'le' : family.type === 'summary' ? 'quantile' : '';
+  const seen = new Map<string, Sample>();
   for (const s of family.samples) {
-    const kept = s.labels.filter((l) => !extraNames.has(l.name) && l.value !== '').map((l) => `${l.name}="${l.value}"`);
+    const kept = s.labels.filter((l) => !extraNames.has(l.name) && l.value !== '').map((l) => `${l.name}="${l.name === numeric ? floatKey(l.value) : l.value}"`);
     const key = s.name + '{' + kept.sort().join(',') + '}';
-    const shown = s.name + '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}';
     const other = seen.get(key);
     if (other !== undefined) {
-      throw new DuplicateSeriesError(
-        `app ${quote(app)}: series ${quote(other)} and ${quote(shown)} become the same series once ${extra.map((l) => l.name).join(', ')} ${extra.length > 1 ? 'are' : 'is'} set by the proxy`,
-      );
+      const shown = (x: Sample) => quote(x.name + '{' + x.labels.map((l) => `${l.name}="${l.value}"`).join(',') + '}');
+      const set = extra.filter((e) => [other, s].some((x) => x.labels.some((l) => l.name === e.name))).map((l) => `${l.name}="${l.value}"`);
+      throw new DuplicateSeriesError(`app ${quote(app)}: series ${shown(other)} and ${shown(s)} become one once the proxy sets ${set.join(',')}`);
     }
-    seen.set(key, shown);
+    seen.set(key, s);
   }
 }
 

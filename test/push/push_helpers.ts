@@ -31,10 +31,11 @@ export interface PushRig {
 
 export function pushRig(opts: { maxBodyBytes?: number; ttlMs?: number; storeTtlMs?: number; appLabel?: string } = {}): PushRig {
   const clock = { now: 1_700_000_000_000 };
-  const store = new Store({ ttlMs: opts.storeTtlMs ?? 0, appLabel: opts.appLabel ?? '', reservedPrefix: 'exporter_proxy_', now: () => clock.now });
+  // Every refused push once: by the route's hook, or by the store's (its own checks, which the route does not report again), as in the app.
+  const rejected: { code: string; message: string }[] = [];
+  const store = new Store({ ttlMs: opts.storeTtlMs ?? 0, appLabel: opts.appLabel ?? '', reservedPrefix: 'exporter_proxy_', now: () => clock.now, onReject: (_u, e) => void rejected.push({ code: e.code, message: e.message }) });
   const push = new PushService({ store, now: () => clock.now, ttlMs: opts.ttlMs });
   const app = Fastify({ logger: false });
-  const rejected: { code: string; message: string }[] = [];
   const handler = registerPushRoutes(app, { push, store, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, onReject: (e: ProxyError) => void rejected.push({ code: e.code, message: e.message }) });
   const cache = new RenderCache(store);
   const metrics = () => cache.current().body.toString('utf8');

@@ -241,19 +241,23 @@ test('gzip: cached body plus a per-scrape tail is one valid gzip member', async 
   assert.equal(gunzipSync(Buffer.concat(gzipWithTail(empty, tail))).toString(), tail.toString());
 });
 
-// Found by fuzzing (test/fuzz, bench/fuzz.ts): payloads that once left an
-// invalid /metrics. Each row: what, store options, the update, the expected
+// Payloads whose added labels (app_label, grouping labels) could leave an
+// invalid /metrics; the first four were found by fuzzing (test/fuzz,
+// bench/fuzz.ts). Each row: what, store options, the update, the expected
 // outcome (an error code, or 'ok' with /metrics still parsing).
-const FOUND_BY_FUZZING: [what: string, opts: { appLabel?: string }, update: Partial<Update> & { text: string }, want: string][] = [
+const ADDED_LABEL_CASES: [what: string, opts: { appLabel?: string }, update: Partial<Update> & { text: string }, want: string][] = [
   ['m and m{app=""} become one series once app_label = "app" overrides the label', { appLabel: 'app' }, { text: 'm 0\nm{app=""} 0\n' }, 'E_DUPLICATE_SERIES'],
   ['two series differing only in the app label', { appLabel: 'app' }, { text: '# TYPE m counter\nm{app="a",x="1"} 1\nm{x="1",app="b"} 2\n' }, 'E_DUPLICATE_SERIES'],
   ['grouping labels collapse series the same way', {}, { text: 'm{job="a"} 1\nm{job="b"} 1\n', labels: [{ name: 'job', value: 'x' }] }, 'E_DUPLICATE_SERIES'],
   ['an empty-valued label is no label: m and m{le="",app="a"} collide once app is overridden', { appLabel: 'app' }, { text: 'm 1\nm{le="",app="a"} 0\n' }, 'E_DUPLICATE_SERIES'],
   ['an overridden label without a collision is fine', { appLabel: 'app' }, { text: 'm{app="spoof"} 1\nm{app="spoof",x="1"} 1\n' }, 'ok'],
+  ['a histogram\'s le is compared as a number: le="1" and le="1.0" collide once the grouping label is set', {}, { text: '# TYPE h histogram\nh_bucket{job="a",le="1"} 1\nh_bucket{job="b",le="1.0"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n', labels: [{ name: 'job', value: 'x' }] }, 'E_DUPLICATE_SERIES'],
+  ['a summary\'s quantile too', { appLabel: 'app' }, { text: '# TYPE s summary\ns{app="a",quantile="0.5"} 1\ns{app="b",quantile="5e-1"} 1\ns_sum 1\ns_count 1\n' }, 'E_DUPLICATE_SERIES'],
+  ['le on a gauge is a plain label: le="1" and le="1.0" stay two series', { appLabel: 'app' }, { text: '# TYPE g gauge\ng{app="a",le="1"} 1\ng{app="b",le="1.0"} 1\n' }, 'ok'],
 ];
 
-for (const [what, opts, update, want] of FOUND_BY_FUZZING) {
-  test(`found by fuzzing: ${what} -> ${want}`, () => {
+for (const [what, opts, update, want] of ADDED_LABEL_CASES) {
+  test(`added labels: ${what} -> ${want}`, () => {
     const s = newStore({ appLabel: opts.appLabel ?? '' });
     if (want === 'ok') {
       s.put('a', update.text, update);
