@@ -124,7 +124,7 @@ export class JsonStreamDecoder implements StreamDecoder {
    * The usual stream holds whole objects back to back (`}{`) or one per line
    * (`}\n`), and a raw newline cannot occur inside a JSON string. So the first
    * such `}` after the object's `{` at `start` is most likely its end: when
-   * the bytes up to it are ASCII and JSON.parse accepts them, they are exactly
+   * the bytes up to it are UTF-8 and JSON.parse accepts them, they are exactly
    * one object (the scan would end it there too), and scanning them byte by
    * byte (about twice the parse's time) is skipped. Returns the offset past
    * the object with its messages added to `out`, or 0 (nothing done: scan).
@@ -140,11 +140,11 @@ export class JsonStreamDecoder implements StreamDecoder {
       close = chunk.length - 1;
     }
     if (close + 1 - start > this.opts.maxMessageBytes) return 0;
-    const bytes = chunk.subarray(start, close + 1);
-    if (!isAscii(bytes)) return 0;
+    const text = textOf(chunk.subarray(start, close + 1));
+    if (text === undefined) return 0;
     let value: unknown;
     try {
-      value = JSON.parse(bytes.toString('latin1'));
+      value = JSON.parse(text);
     } catch {
       return 0;
     }
@@ -167,20 +167,22 @@ export class JsonStreamDecoder implements StreamDecoder {
   }
 
   private decodeObject(): InboundMessage[] {
-    const bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes);
+    const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partBytes);
     this.parts = [];
     this.partBytes = 0;
-    // ASCII (the usual object) becomes a one-byte string in one native pass.
-    let text: string;
-    if (isAscii(bytes)) text = bytes.toString('latin1');
-    else {
-      try {
-        text = utf8.decode(bytes);
-      } catch {
-        throw new JsonFramingError('JSON object is not valid UTF-8');
-      }
-    }
+    const text = textOf(bytes);
+    if (text === undefined) throw new JsonFramingError('JSON object is not valid UTF-8');
     return messagesFromJson(text);
+  }
+}
+
+/** The bytes as text, undefined when they are not UTF-8. ASCII (the usual object) becomes a one-byte string in one native pass. */
+function textOf(bytes: Buffer): string | undefined {
+  if (isAscii(bytes)) return bytes.toString('latin1');
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
   }
 }
 

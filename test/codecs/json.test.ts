@@ -47,16 +47,16 @@ test('the reference string payload becomes one message', () => {
 test('a stream of objects, cut at every byte offset, gives the same messages', () => {
   // `}{` and `}` + newline end most objects, and are tried as the end first:
   // here also inside strings, where that guess is wrong.
-  const tail = '{"a":"x 1","b":["y 2","z 3"]}{"c":"{}[]\\"}"}\n{"d":"a}{b 1"}{"e":["w}{v 1","}"]}\n{"f":"}\\n{ 1"}';
+  const tail = '{"a":"x 1","b":["y 2","z 3"]}{"c":"{}[]\\"}"}\n{"d":"a}{b 1"}{"e":["w}{v 1","}"]}\n{"f":"}\\n{ 1"}{"é":"m{l=\\"ü€\\"} 1"}';
   const stream = Buffer.concat([arrayPayload, Buffer.from('\n  '), stringPayload, Buffer.from(tail)]);
   const whole = decodeAll([stream]);
   assert.deepEqual(
     whole.map((m) => m.app),
-    ['foo_bar_app1_metrics', 'foo_bar_app0_metrics', 'a', 'b', 'c', 'd', 'e', 'f'],
+    ['foo_bar_app1_metrics', 'foo_bar_app0_metrics', 'a', 'b', 'c', 'd', 'e', 'f', 'é'],
   );
   assert.deepEqual(
     whole.slice(4).map((m) => m.text),
-    ['{}[]"}', 'a}{b 1', 'w}{v 1\n}', '}\n{ 1'],
+    ['{}[]"}', 'a}{b 1', 'w}{v 1\n}', '}\n{ 1', 'm{l="ü€"} 1'],
   );
   for (let i = 1; i < stream.length; i++) {
     assert.deepEqual(decodeAll([stream.subarray(0, i), stream.subarray(i)]), whole, `cut at ${i}`);
