@@ -1,7 +1,8 @@
 // [remote_write] into a real Prometheus (--web.enable-remote-write-receiver):
 // it decodes our snappy and protobuf, and its query API returns every
 // sample with its labels unescaped, its special values, and the timestamp
-// the sample was pushed with; a group deleted from the store is marked stale.
+// the sample was pushed with; a group deleted from the store is marked stale;
+// a series two apps hold (no app_label) is written once.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +57,20 @@ test('a real Prometheus receives the store over remote_write: labels, escapes, +
     assert.equal((await fetch(group, { method: 'DELETE' })).status, 202);
     await waitFor(async () => (await query('rw_gone_total')).length === 0, 10_000, 'the deleted group marked stale');
     assert.deepEqual((await query('count(rw_many)')).map((r) => r.value[1]), ['3000'], 'the rest stays');
+
+    // Without app_label two apps can hold the same series: written once, the first, not refused as a whole.
+    const bare = await startCli(`[remote_write]\nurl = "${api}/write"\ninterval = 1\n`);
+    try {
+      sh(`nc -q 0 127.0.0.1 ${bare.tcpPort}`, { input: JSON.stringify({ one: 'rw_shared 1\nrw_one 1\n' }) });
+      sh(`nc -q 0 127.0.0.1 ${bare.tcpPort}`, { input: JSON.stringify({ two: 'rw_shared 2\nrw_two 2\n' }) });
+      await waitFor(async () => (await query('rw_two')).length === 1, 30_000, 'the second app in Prometheus');
+      assert.deepEqual((await query('rw_shared')).map((r) => r.value[1]), ['1']);
+      const own = await (await fetch(`${bare.http}/-/metrics`)).text();
+      assert.match(own, /^exporter_proxy_remote_write_duplicate_series 1$/m);
+      assert.doesNotMatch(own, /^exporter_proxy_remote_write_total\{result="invalid"\}/m);
+    } finally {
+      await bare.stop();
+    }
   } finally {
     await p.stop();
     prom.kill();
