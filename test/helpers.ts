@@ -122,3 +122,23 @@ export function configProblems(toml: string): string[] {
   }
   return [];
 }
+
+/**
+ * A TCP port on 127.0.0.1 that refuses connections now and for the rest of
+ * the run: taken below the ephemeral range that every listen(0) here draws
+ * from (no test binds a fixed port), so no server started later can get it,
+ * as one could a port just closed (a test once failed when a target was
+ * given the "closed" port of another). Checked to refuse before it is used.
+ */
+export async function refusedPort(): Promise<number> {
+  const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (let port = (low ?? 32768) - 1; port > 1024; port -= 97) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), resolve(false)));
+      c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no port below the ephemeral range refuses connections');
+}

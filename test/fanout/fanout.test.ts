@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { mergeInstances } from '../../src/fanout/merge.js';
-import { startProxy, tempDir, waitFor, type Running } from '../helpers.js';
-import { body, closedPort, endless, gzipped, ok, sampleValue, selfSignedCert, slow, startHttpsTarget, startTarget, status, type Target } from '../poller/targets.js';
+import { refusedPort, startProxy, tempDir, waitFor, type Running } from '../helpers.js';
+import { body, endless, gzipped, ok, sampleValue, selfSignedCert, slow, startHttpsTarget, startTarget, status, type Target } from '../poller/targets.js';
 import { startDnsServer } from './dns_server.js';
 
 async function get(url: string, headers: Record<string, string> = {}) {
@@ -24,7 +24,7 @@ function closeAll(targets: Target[]) {
 test('static group: every instance fetched, samples labelled instance/index plus group labels, one HELP/TYPE per family, up per instance', async (t) => {
   const a = await startTarget(ok(body(2, 'shared_gauge', 1)));
   const b = await startTarget(gzipped(body(2, 'shared_gauge', 2) + '# TYPE only_b counter\nonly_b_total 5\n'));
-  const down = await closedPort();
+  const down = await refusedPort();
   const p = await startProxy({
     extra: `[[fanout]]\nname = "web"\ninstances = ["${a.url.replace('/metrics', '')}", "http://127.0.0.1:${b.port}", "http://127.0.0.1:${down}"]\nlabels = { job = "web", note = "a\\"b" }\ntimeout = 1\n`,
   });

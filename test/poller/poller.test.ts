@@ -9,8 +9,8 @@ import { ExporterProxy } from '../../src/app.js';
 import { memoryLogger } from '../../src/log.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import type { PollEvent } from '../../src/poller/poller.js';
-import { getText, tempDir, testConfig, waitFor } from '../helpers.js';
-import { body, closedPort, endless, gzipped, ok, sampleValue, selfSignedCert, slow, startHttpsTarget, startTarget, status, type Target } from './targets.js';
+import { getText, refusedPort, tempDir, testConfig, waitFor } from '../helpers.js';
+import { body, endless, gzipped, ok, sampleValue, selfSignedCert, slow, startHttpsTarget, startTarget, status, type Target } from './targets.js';
 
 interface Harness {
   proxy: ExporterProxy;
@@ -98,7 +98,7 @@ test('[[poll_external.targets]]: app, escaped labels, headers and bearer token; 
 });
 
 test('failed polls are counted by reason: refused, timeout, status, invalid, too_large (streamed and gzip bomb)', async (t) => {
-  const down = await closedPort();
+  const down = await refusedPort();
   const slowT = await startTarget(slow(2000));
   const status503 = await startTarget(status(503));
   const garbage = await startTarget(ok('this is { not metrics\n'));
@@ -109,14 +109,15 @@ test('failed polls are counted by reason: refused, timeout, status, invalid, too
     res.end(zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024, '#')));
   });
   const targets: Target[] = [slowT, status503, garbage, huge, bomb];
-  const downUrl = `http://127.0.0.1:${down}/metrics`;
-  const h = await start(
-    section(0.2, 0.3, 'max_body_bytes = 65536') + [downUrl, ...targets.map((x) => x.url)].map((u) => targetToml(u, `app = "${u}"`)).join(''),
-  );
+  let started: Harness | undefined;
   t.after(async () => {
-    await h.stop();
-    await Promise.all(targets.map((x) => x.close()));
+    await started?.stop();
+    await Promise.all(targets.map((x) => x.close())); // also when the proxy did not start
   });
+  const downUrl = `http://127.0.0.1:${down}/metrics`;
+  const h = (started = await start(
+    section(0.2, 0.3, 'max_body_bytes = 65536') + [downUrl, ...targets.map((x) => x.url)].map((u) => targetToml(u, `app = "${u}"`)).join(''),
+  ));
   const expect: [string, string][] = [
     [downUrl, 'refused'],
     [slowT.url, 'timeout'],

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { selfSignedCert as certFiles } from '../durability_helpers.js';
@@ -122,15 +121,6 @@ export async function startHttpsTarget(behaviour: Behaviour, cert: { key: string
 export function selfSignedCert(dir: string): { key: string; cert: string } {
   const files = certFiles(dir);
   return { key: fs.readFileSync(files.key, 'utf8'), cert: fs.readFileSync(files.cert, 'utf8') };
-}
-
-/** A port nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** The value of one sample line in exposition text, or undefined. */

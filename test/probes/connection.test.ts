@@ -12,19 +12,12 @@ import { probeConnection, renderConnectionStatus, CONNECTION_APP } from '../../s
 import type { ConnectionSocket } from '../../src/probes/config.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import { assertConfigProblems, getText, send, startProxy, tempDir, testConfig, waitFor } from '../helpers.js';
+import { assertConfigProblems, getText, refusedPort, send, startProxy, tempDir, testConfig, waitFor } from '../helpers.js';
 
 async function listening(target: number | string): Promise<net.Server> {
   const server = net.createServer((c) => c.destroy());
   await new Promise<void>((resolve) => server.listen(target as number, resolve));
   return server;
-}
-
-async function closedPort(): Promise<number> {
-  const s = await listening(0);
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const sock = (over: Partial<ConnectionSocket>): ConnectionSocket => ({ name: 'n', host: '127.0.0.1', port: 1, protocol: 'tcp', timeoutMs: 1000, ...over });
@@ -39,7 +32,7 @@ test('probeConnection: up for a listening TCP port and unix socket, down for a c
     assert.equal(await probeConnection(sock({ port })), true);
     assert.equal(await probeConnection(sock({ port, protocol: 'tcp4' })), true);
     assert.equal(await probeConnection(sock({ host: unixPath, port: 0, protocol: 'unix' })), true);
-    assert.equal(await probeConnection(sock({ port: await closedPort() })), false);
+    assert.equal(await probeConnection(sock({ port: await refusedPort() })), false);
     assert.equal(await probeConnection(sock({ host: path.join(dir, 'missing.sock'), port: 0, protocol: 'unix' })), false);
     assert.equal(await probeConnection(sock({ host: 'no-such-host.invalid', port: 80 })), false);
   } finally {
@@ -114,7 +107,7 @@ test('[connection_status] config: every problem names its key', () => {
 test('the proxy serves each round in /metrics and /apps, follows a reload, and drops the app with the last socket', async () => {
   const tcp = await listening(0);
   const port = (tcp.address() as net.AddressInfo).port;
-  const down = await closedPort();
+  const down = await refusedPort();
   const sockets = (ports: number[]) => ports.map((p, i) => `[[connection_status.sockets]]\nname = "s${i}"\nhost = "127.0.0.1"\nport = ${p}\n`).join('');
   const r = await startProxy({ extra: `[connection_status]\ninterval = 0.1\ntimeout = 1\n${sockets([port, down])}` });
   try {
