@@ -54,10 +54,17 @@ export interface Running {
 
 export async function startProxy(opts: { extra?: string; receiver?: string; config?: Config; quietRenderMs?: number } = {}): Promise<Running> {
   const dir = tempDir();
-  const config = opts.config ?? testConfig(dir, opts.extra, opts.receiver);
   const logger = memoryLogger();
-  const proxy = new ExporterProxy({ config, logger, defaultMetrics: false, quietRenderMs: opts.quietRenderMs });
-  const addr = await proxy.start();
+  let proxy: ExporterProxy;
+  let addr: Addresses;
+  try {
+    const config = opts.config ?? testConfig(dir, opts.extra, opts.receiver);
+    proxy = new ExporterProxy({ config, logger, defaultMetrics: false, quietRenderMs: opts.quietRenderMs });
+    addr = await proxy.start();
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true }); // a config or start error: nothing to stop
+    throw err;
+  }
   return {
     proxy,
     addr,

@@ -59,6 +59,10 @@ export async function startCli(extraToml = '', opts: { onStartedLine?: (child: C
     };
     child.stderr!.on('data', check);
     child.on('exit', (code) => reject(new Error(`proxy exited with ${code}:\n${err}`)));
+  }).catch((e: unknown) => {
+    child.kill('SIGKILL'); // (when it did not start in time)
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
   const http = /http=(\S+)/.exec(started)![1];
   const tcpPort = Number(/tcp=\S+:(\d+)/.exec(started)![1]);
