@@ -4,7 +4,9 @@
 //
 //   text     parseText returns or throws a ProxyError (never another error,
 //            never a hang); what it accepts renders to text it accepts again,
-//            and that rendering is a fixed point.
+//            and that rendering is a fixed point. With keepFirstDuplicate it
+//            differs only where the plain parse found a duplicate series, and
+//            what it keeps holds none.
 //   store    any sequence of pushes leaves a /metrics that parses.
 //   json     the JSON stream splitter on arbitrary bytes: returns or throws a
 //            ProxyError; the messages and the error do not depend on how the
@@ -14,6 +16,7 @@
 import fc from 'fast-check';
 import { ProxyError } from '../../src/errors.js';
 import { parseText } from '../../src/exposition/text_parse.js';
+import type { ParsedPayload } from '../../src/exposition/model.js';
 import { renderFamilies } from '../../src/exposition/text_render.js';
 import { JsonStreamDecoder } from '../../src/codecs/json.js';
 import { CapnpStreamDecoder, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
@@ -92,12 +95,36 @@ export const expositionText = fc.oneof(
 
 export function checkText(text: string): void {
   const first = timed('parseText', () => proxyErrorOr(() => parseText(text)));
+  checkKeepFirst(text, first);
   if (!first.value) return;
   const rendered = renderFamilies(first.value.families);
   const again = proxyErrorOr(() => parseText(rendered));
   if (again.error) throw new Error(`parseText accepted the input but rejects its own rendering (${again.error.code}: ${again.error.message}):\n${JSON.stringify(rendered)}`);
   const twice = renderFamilies(again.value!.families);
   if (twice !== rendered) throw new Error(`rendering is not a fixed point:\n${JSON.stringify(rendered)}\n${JSON.stringify(twice)}`);
+}
+
+/**
+ * keepFirstDuplicate against the plain parse of the same text: the same
+ * result or error, except after a duplicate series, where it goes on and
+ * returns families without one (or fails later in the text).
+ */
+function checkKeepFirst(text: string, plainParse: { value?: ParsedPayload; error?: ProxyError }): void {
+  const kept = proxyErrorOr(() => parseText(text, { keepFirstDuplicate: true }));
+  const show = (r: { value?: ParsedPayload; error?: ProxyError }) => (r.error ? `${r.error.code}: ${r.error.message}` : JSON.stringify(renderFamilies(r.value!.families)));
+  const fail = (why: string) => {
+    throw new Error(`keepFirstDuplicate ${why}:\n${JSON.stringify(text)}\nplain: ${show(plainParse)}\nkept:  ${show(kept)}`);
+  };
+  if (plainParse.error?.code !== 'E_DUPLICATE_SERIES') {
+    if (show(kept) !== show(plainParse) || kept.value?.dropped !== undefined) fail('differs where there is no duplicate');
+    return;
+  }
+  if (kept.error?.code === 'E_DUPLICATE_SERIES') fail('threw a duplicate');
+  if (kept.value) {
+    if (!(kept.value.dropped && kept.value.dropped.series >= 1)) fail('dropped nothing');
+    const again = proxyErrorOr(() => parseText(renderFamilies(kept.value!.families)));
+    if (again.error) fail(`kept what does not parse again (${again.error.code}: ${again.error.message})`);
+  }
 }
 
 export const textProperty = () => fc.property(expositionText, (t) => checkText(t));
