@@ -7,7 +7,8 @@
 //            and that rendering is a fixed point. With keepFirstDuplicate it
 //            differs only where the plain parse found a duplicate series, and
 //            what it keeps holds none.
-//   store    any sequence of pushes leaves a /metrics that parses.
+//   store    any sequence of pushes leaves a /metrics that parses (as the
+//            outputs read it, without app_label).
 //   json     the JSON stream splitter on arbitrary bytes: returns or throws a
 //            ProxyError; the messages and the error do not depend on how the
 //            bytes are cut into chunks.
@@ -132,13 +133,17 @@ export const textProperty = () => fc.property(expositionText, (t) => checkText(t
 // ---- the store: /metrics stays valid ---------------------------------------
 
 export function checkStore(pushes: [app: number, text: string, merge: boolean][]): void {
-  const store = new Store({ ttlMs: 0, appLabel: 'app', reservedPrefix: 'exporter_proxy_' });
-  const cache = new RenderCache(store);
-  for (const [app, text, merge] of pushes) {
-    timed('Store.put', () => proxyErrorOr(() => store.put({ app: `app${app}`, text, source: 'fuzz', receiver: 'tcp', mode: merge ? 'merge' : 'replace' })));
-    const body = cache.current().body.toString();
-    const r = proxyErrorOr(() => parseText(body));
-    if (r.error) throw new Error(`/metrics does not parse after a push (${r.error.code}: ${r.error.message}):\n${body}`);
+  // With app_label /metrics parses as it is; without, two apps may hold one
+  // series, and it parses as the outputs read it (keepFirstDuplicate).
+  for (const appLabel of ['app', '']) {
+    const store = new Store({ ttlMs: 0, appLabel, reservedPrefix: 'exporter_proxy_' });
+    const cache = new RenderCache(store);
+    for (const [app, text, merge] of pushes) {
+      timed('Store.put', () => proxyErrorOr(() => store.put({ app: `app${app}`, text, source: 'fuzz', receiver: 'tcp', mode: merge ? 'merge' : 'replace' })));
+      const body = cache.current().body.toString();
+      const r = proxyErrorOr(() => parseText(body, { keepFirstDuplicate: appLabel === '' }));
+      if (r.error) throw new Error(`/metrics (app_label "${appLabel}") does not parse after a push (${r.error.code}: ${r.error.message}):\n${body}`);
+    }
   }
 }
 
