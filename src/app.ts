@@ -327,7 +327,7 @@ export class ExporterProxy {
     const running = this.loops.get(`output ${kind.name}`);
     if (running) return running.reload(config);
     if (!section(config).url) return;
-    const sender = new Sender({ kind, config: section(config), storeBody: () => this.cache.current().body, logger: this.opts.logger, registry: this.telemetry.registry });
+    const sender = new Sender({ kind, config: section(config), storeBody: () => this.cache.currentHeld(), logger: this.opts.logger, registry: this.telemetry.registry });
     this.loops.set(`output ${kind.name}`, { reload: (c) => sender.update(section(c)), stop: () => sender.stop() });
     sender.start();
   }

@@ -49,17 +49,16 @@ export function registerMetricsRoute(app: FastifyInstance, deps: MetricsRouteDep
   app.get('/metrics', async (request, reply) => {
     const gzip = acceptsGzip(request.headers['accept-encoding']);
     const compressed = gzip ? await deps.cache.compressedCurrent() : undefined;
-    const rendered = compressed ? undefined : deps.cache.current();
-    // The render buffer is reused by a later render once released: hold it until the response is done.
-    const release = rendered ? deps.cache.hold(rendered) : undefined;
+    // The render buffer is reused by a later render once released: held until the response is done.
+    const held = compressed ? undefined : deps.cache.currentHeld();
     try {
       const tail = await ownTail();
-      const parts = compressed ? gzipWithTail(compressed, tail) : [rendered!.body, tail];
+      const parts = compressed ? gzipWithTail(compressed, tail) : [held!.body, tail];
       reply.hijack();
-      if (release) reply.raw.once('close', release);
+      if (held) reply.raw.once('close', held.release);
       writeParts(reply.raw, parts, gzip);
     } catch (err) {
-      release?.();
+      held?.release();
       throw err;
     }
   });

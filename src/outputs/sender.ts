@@ -32,13 +32,23 @@ export interface Outbound {
   dropped?: DroppedSeries;
 }
 
+/**
+ * The store's rendered exposition as one send reads it: `body` stays valid
+ * until `release()` (the render cache reuses a body's memory for a later
+ * render once nothing holds it).
+ */
+export interface StoreBody {
+  body: Buffer;
+  release(): void;
+}
+
 /** What one output sends. */
 export interface OutputKind<C extends OutputSettings> {
   /** Config section, metric prefix (`exporter_proxy_<name>_...`). */
   name: string;
   /** For logs: "push to the Pushgateway". */
   what: string;
-  /** The request for the store's rendered exposition text (built in slices); rejects when it cannot be converted. */
+  /** The request for the store's rendered exposition text (built in slices; the body stays valid until the request is sent); rejects when it cannot be converted. */
   build(config: C, storeBody: Buffer): Promise<Outbound>;
 }
 
@@ -49,7 +59,7 @@ export class Sender<C extends OutputSettings> {
   private dropping = false;
   private readonly m?: { sends: Counter<'result'>; lastSuccess: Gauge; duration: Gauge; dropped: Gauge };
 
-  constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeBody: () => Buffer; logger: Logger; registry?: Registry }) {
+  constructor(private readonly opts: { kind: OutputKind<C>; config: C; storeBody: () => StoreBody; logger: Logger; registry?: Registry }) {
     this.config = opts.config;
     this.loop = new Every((signal) => this.send(signal), () => this.config.intervalMs);
     const registers = opts.registry ? [opts.registry] : undefined;
@@ -87,8 +97,10 @@ export class Sender<C extends OutputSettings> {
     let result: string;
     let detail = '';
     let out: Outbound | undefined;
+    // Held through the build and the request: push_out may send these very bytes.
+    const store = this.opts.storeBody();
     try {
-      out = await kind.build(config, this.opts.storeBody());
+      out = await kind.build(config, store.body);
       this.noteDropped(out.dropped ?? { series: 0 }, out.url);
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();
@@ -100,6 +112,8 @@ export class Sender<C extends OutputSettings> {
       const e = err as Error;
       result = out === undefined ? 'invalid' : e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timeout' : 'network';
       detail = e.message;
+    } finally {
+      store.release();
     }
     this.m?.sends.inc({ result });
     this.m?.duration.set((performance.now() - started) / 1000);

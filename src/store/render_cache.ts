@@ -97,6 +97,12 @@ export class RenderCache {
     };
   }
 
+  /** current() held until `release()` (see hold): for a reader that awaits, as the outputs do. */
+  currentHeld(): { body: Buffer; release: () => void } {
+    const rendered = this.current();
+    return { body: rendered.body, release: this.hold(rendered) };
+  }
+
   private takeBacking(bytes: number): Backing {
     const spare = this.spare;
     if (spare && spare.buffer.length >= bytes) {
