@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { waitFor, getText } from '../helpers.js';
+import { waitFor, getText, refusedPort } from '../helpers.js';
 import { requireCommand, startCli, freePort } from './e2e_helpers.js';
 
 test('nc -l is up, a free port is down, the loopback pings, ss sees the nc connection; promtool finds nothing', async () => {
@@ -16,7 +16,7 @@ test('nc -l is up, a free port is down, the loopback pings, ss sees the nc conne
   requireCommand('ping', 'iputils-ping');
   requireCommand('ss', 'iproute2');
   const open = await freePort();
-  const closed = await freePort();
+  const closed = await refusedPort(); // (a port just released could go to the proxy's own listeners)
   const listener = spawn('nc', ['-lk', '127.0.0.1', String(open)], { stdio: 'ignore' });
   const p = await startCli(
     `[connection_status]\ninterval = 0.2\ntimeout = 1\n` +
