@@ -44,8 +44,18 @@ export interface ParsedPayload {
   families: Family[];
   /** Total number of samples over all families. */
   series: number;
-  /** Only with ParseOptions.keepFirstDuplicate, when some series were left out: how many, and the first as written. */
-  dropped?: { series: number; first: string };
+  /** Only with ParseOptions.keepFirstDuplicate, when some series were left out. */
+  dropped?: DroppedSeries;
+}
+
+/**
+ * Series left out as copies of one seen before (ParseOptions.keepFirstDuplicate;
+ * the outputs reading a store in which two apps without app_label hold the
+ * same series): how many, and the first of them as written.
+ */
+export interface DroppedSeries {
+  series: number;
+  first?: string;
 }
 
 /**

@@ -48,7 +48,7 @@
 
 import { DuplicateSeriesError, LimitError, ParseError, quote } from '../errors.js';
 import { TextSample, labelBit } from './model.js';
-import type { Family, Label, MetricType, ParsedPayload } from './model.js';
+import type { DroppedSeries, Family, Label, MetricType, ParsedPayload } from './model.js';
 
 export interface ParseOptions {
   /** Largest number of samples accepted in one payload; more throws LimitError. */
@@ -448,7 +448,7 @@ class TextParser {
   private backslashAt = -1;
 
   /** Series left out (keepFirstDuplicate), and the first of them as written. */
-  private dropped: { series: number; first: string } | undefined;
+  private dropped: DroppedSeries | undefined;
 
   constructor(
     private readonly text: string,
@@ -500,10 +500,9 @@ class TextParser {
 
   /** A duplicate of an earlier series at text[start..seriesEnd): an error, or left out and counted (keepFirstDuplicate). */
   private duplicate(start: number, seriesEnd: number): void {
-    const series = this.text.slice(start, seriesEnd);
-    if (!this.keepFirstDuplicate) throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(series)}`);
+    if (!this.keepFirstDuplicate) throw new DuplicateSeriesError(`line ${this.line}: duplicate series ${quote(this.text.slice(start, seriesEnd))}`);
     if (this.dropped) this.dropped.series++;
-    else this.dropped = { series: 1, first: series };
+    else this.dropped = { series: 1, first: this.text.slice(start, seriesEnd) };
   }
 
   private fail(detail: string): never {

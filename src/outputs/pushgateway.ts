@@ -15,10 +15,11 @@
 
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 import { renameColliding } from '../fanout/merge.js';
+import type { DroppedSeries } from '../exposition/model.js';
 import type { PushOutConfig } from './config.js';
 import type { OutputKind } from './sender.js';
 import { Slices } from '../slices.js';
-import { familiesInSlices, type DroppedSeries } from './store_text.js';
+import { familiesInSlices } from './store_text.js';
 
 /** A path segment of a grouping key: base64url (`<name>@base64/...`) when the value has a `/` (or is empty), as the Pushgateway reads it. */
 function keySegment(name: string, value: string): string {

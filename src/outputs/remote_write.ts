@@ -10,9 +10,9 @@
 // The body is snappy-compressed (snappy.ts): ~15x smaller than the protobuf,
 // about a tenth of the exposition text.
 
-import type { Family, Label, MetricType } from '../exposition/model.js';
+import type { DroppedSeries, Family, Label, MetricType } from '../exposition/model.js';
 import { unescapeHelp, unescapeLabelValue } from '../exposition/text_parse.js';
-import { familiesInSlices, type DroppedSeries } from './store_text.js';
+import { familiesInSlices } from './store_text.js';
 import { goFloat } from '../push/api_json.js';
 import type { RemoteWriteConfig } from './config.js';
 import type { OutputKind } from './sender.js';

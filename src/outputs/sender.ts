@@ -12,7 +12,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { Every } from '../every.js';
 import type { Logger } from '../log.js';
 import { OWN_PREFIX } from '../telemetry.js';
-import type { DroppedSeries } from './store_text.js';
+import type { DroppedSeries } from '../exposition/model.js';
 
 export interface OutputSettings {
   /** '' = off. */

@@ -3,7 +3,7 @@
 // loop for 100-170 ms (measured), a stall for every scrape and push that
 // arrived meanwhile, once per send interval.
 
-import type { Family } from '../exposition/model.js';
+import type { DroppedSeries, Family } from '../exposition/model.js';
 import { parseText } from '../exposition/text_parse.js';
 import type { Slices } from '../slices.js';
 
@@ -13,16 +13,6 @@ const HASH = 35;
 function nextLine(text: string, pos: number): number {
   const nl = text.indexOf('\n', pos);
   return nl < 0 ? text.length : nl + 1;
-}
-
-/**
- * Series left out of a read of the store's text: copies of a series that
- * another app holds too (two apps without app_label can store the same one;
- * /metrics serves both and Prometheus keeps the first). `first` as written.
- */
-export interface DroppedSeries {
-  series: number;
-  first?: string;
 }
 
 /**

@@ -55,7 +55,7 @@ describe('parseText: keepFirstDuplicate (reading the store back) leaves a series
         const without = c.input.split('\n').filter((_, i) => i !== exp.line - 1).join('\n');
         assert.deepStrictEqual(plain(got), plain(parseText(without)));
         assert.equal(got.dropped?.series, 1);
-        assert.match(`duplicate series ${quote(got.dropped.first)}`, exp.error);
+        assert.match(`duplicate series ${quote(got.dropped.first!)}`, exp.error);
       });
     }
   }

@@ -3,10 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { familiesInSlices, type DroppedSeries } from '../../src/outputs/store_text.js';
+import { familiesInSlices } from '../../src/outputs/store_text.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { DuplicateSeriesError } from '../../src/errors.js';
-import type { Family } from '../../src/exposition/model.js';
+import type { DroppedSeries, Family } from '../../src/exposition/model.js';
 import { plainFamily } from '../exposition/plain.js';
 
 const TEXT =
