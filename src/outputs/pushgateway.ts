@@ -9,7 +9,9 @@
 // Prometheus does with honor_labels: false, such labels are kept as
 // `exported_<name>`. It also refuses the whole push when a series is in it
 // twice, which two apps without app_label can store: the copies are left
-// out (the first stays). A store with neither is sent as rendered.
+// out (the first stays). A store with neither is sent as rendered, without
+// reading it when no family can hold a series twice (app_label set, or no
+// family held by two apps).
 //
 // Sending, retries and the own metrics are sender.ts's.
 
@@ -17,7 +19,7 @@ import { renderHeader, renderSamples } from '../exposition/text_render.js';
 import { renameColliding } from '../fanout/merge.js';
 import type { DroppedSeries } from '../exposition/model.js';
 import type { PushOutConfig } from './config.js';
-import type { OutputKind } from './sender.js';
+import type { OutputKind, StoreBody } from './sender.js';
 import { Slices } from '../slices.js';
 import { familiesInSlices } from './store_text.js';
 
@@ -38,14 +40,22 @@ const RENDER_LINES = 2048;
 /**
  * The body to push for the store's rendered exposition text. The Pushgateway
  * refuses a whole push that holds a series twice (two apps without
- * app_label can store the same one): such copies are left out, the first
- * kept, and counted in `dropped`. A series with a label the grouping key
- * sets has it renamed `exported_<name>`. With neither, the same bytes (read
- * once, in slices, to know: ~0.1 s per 100,000 series, measured).
+ * app_label can store the same one, in a family both hold): such copies are
+ * left out, the first kept, and counted in `dropped`. A series with a label
+ * the grouping key sets has it renamed `exported_<name>`. With neither, the
+ * same bytes; to know, the text is read in slices (~0.1 s per 100,000
+ * series, measured), unless no family overlaps (`overlappingFamilies`).
  */
-export async function pushBody(body: Buffer, groupingNames: readonly string[], slices = new Slices(), dropped: DroppedSeries = { series: 0 }): Promise<Buffer | string> {
+export async function pushBody(
+  store: Pick<StoreBody, 'body' | 'overlappingFamilies'>,
+  groupingNames: readonly string[],
+  slices = new Slices(),
+  dropped: DroppedSeries = { series: 0 },
+): Promise<Buffer | string> {
+  const body = store.body;
   const names = ['job', ...groupingNames];
   const relabel = names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`));
+  if (!relabel && store.overlappingFamilies === 0) return body;
   const text = body.toString('utf8');
   if (!relabel) {
     for await (const _ of familiesInSlices(text, slices, dropped));
@@ -70,13 +80,13 @@ export async function pushBody(body: Buffer, groupingNames: readonly string[], s
 export const pushgatewayOutput: OutputKind<PushOutConfig> = {
   name: 'push_out',
   what: 'push to the Pushgateway',
-  build: async (config, storeBody) => {
+  build: async (config, store) => {
     const dropped: DroppedSeries = { series: 0 };
     return {
       url: groupUrl(config),
       method: 'PUT',
       headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-      body: await pushBody(storeBody, config.grouping.map((l) => l.name), new Slices(), dropped),
+      body: await pushBody(store, config.grouping.map((l) => l.name), new Slices(), dropped),
       dropped,
     };
   },

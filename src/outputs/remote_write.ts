@@ -217,10 +217,10 @@ export function remoteWriteOutput(): OutputKind<RemoteWriteConfig> {
   return {
     name: 'remote_write',
     what: 'remote_write',
-    build: async (config, storeBody) => {
+    build: async (config, store) => {
       const slices = new Slices();
       const before = sent.url === config.url ? sent.series : new Set<string>();
-      const request = await writeRequest(storeBody.toString('utf8'), Date.now(), slices, before);
+      const request = await writeRequest(store.body.toString('utf8'), Date.now(), slices, before);
       return {
         url: config.url,
         method: 'POST',

@@ -39,6 +39,8 @@ export interface Outbound {
  */
 export interface StoreBody {
   body: Buffer;
+  /** Families two or more apps hold without app_label keeping them apart (Rendered.overlappingFamilies): 0 means no series is in `body` twice. */
+  overlappingFamilies: number;
   release(): void;
 }
 
@@ -49,7 +51,7 @@ export interface OutputKind<C extends OutputSettings> {
   /** For logs: "push to the Pushgateway". */
   what: string;
   /** The request for the store's rendered exposition text (built in slices; the body stays valid until the request is sent); rejects when it cannot be converted. */
-  build(config: C, storeBody: Buffer): Promise<Outbound>;
+  build(config: C, store: Omit<StoreBody, 'release'>): Promise<Outbound>;
 }
 
 export class Sender<C extends OutputSettings> {
@@ -100,7 +102,7 @@ export class Sender<C extends OutputSettings> {
     // Held through the build and the request: push_out may send these very bytes.
     const store = this.opts.storeBody();
     try {
-      out = await kind.build(config, store.body);
+      out = await kind.build(config, store);
       this.noteDropped(out.dropped ?? { series: 0 }, out.url);
       const res = await request(out.url, { method: out.method, body: out.body, headers: out.headers, signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]) });
       const answer = await res.body.text();

@@ -88,6 +88,8 @@ interface Chunk extends RenderPart {
   /** Lines firstLine.. (series of them) of the push, not rendered yet; undefined once rendered. */
   asSent: LinesAsSent | undefined;
   firstLine: number;
+  /** Every series has app_label set to this app's name, so no other app holds it (false when not known: restored from a snapshot). */
+  apart: boolean;
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -348,7 +350,7 @@ export class Store {
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true }, own);
       const writtenAt = Number.isFinite(c.writtenAt) ? c.writtenAt! : r.updatedAt;
-      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series, writtenAt, asSent: undefined, firstLine: 0 });
+      chunks.set(name, { type: c.type, declared: c.declared === true, help: typeof c.help === 'string' ? c.help : undefined, data: c.data, start: c.start, bytes: c.bytes, series: c.series, writtenAt, asSent: undefined, firstLine: 0, apart: false });
       series += c.series;
     }
     packChunks(chunks); // a copy: the entry must not pin the snapshot file's buffer
@@ -360,14 +362,17 @@ export class Store {
   /**
    * Visit every family with samples, sorted by name, with its merged header
    * and each holder's pre-rendered sample lines. Used by the render cache.
+   * `overlapping`: two or more apps hold the family and app_label does not
+   * keep all of them apart, so a series may be in it more than once (one
+   * app's lines of a family never repeat a series: checked when stored).
    */
-  forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>) => void): void {
+  forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>, overlapping: boolean) => void): void {
     this.renderPending();
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
       slot.header ??= textPart(mergedHeader(slot));
-      visit(slot.header, slot.holders.values());
+      visit(slot.header, slot.holders.values(), slot.holders.size > 1 && !allApart(slot.holders.values()));
     }
   }
 
@@ -379,6 +384,7 @@ export class Store {
       throw new AppNameError(`app name ${quote(app)} is taken by the built-in ${old.source}; choose another name`);
     }
     const { labels, maxSeries } = this.prepareOptions(update);
+    const apart = this.appLabelled(update);
     const prepared = update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
@@ -403,7 +409,7 @@ export class Store {
       const help = family.help === undefined ? undefined : held?.help === family.help ? held.help : sharedHelp(slot, family.help);
       // Either its rendered bytes in the entry's buffer, or its lines as sent (see Chunk).
       const data = asSent ? NO_BYTES : prepared.data!;
-      next.set(name, { type: family.type, declared: family.typeDeclared, help, data, start: asSent ? 0 : start, bytes: family.bytes, series: family.series, writtenAt: now, asSent, firstLine: asSent ? firstLine : 0 });
+      next.set(name, { type: family.type, declared: family.typeDeclared, help, data, start: asSent ? 0 : start, bytes: family.bytes, series: family.series, writtenAt: now, asSent, firstLine: asSent ? firstLine : 0, apart });
       start += family.bytes;
       firstLine += family.series;
     }
@@ -438,9 +444,13 @@ export class Store {
 
   private addedLabels(update: Pick<Update, 'app' | 'labels'>): readonly Label[] {
     const extra = update.labels ?? [];
-    if (!this.opts.appLabel) return extra;
-    if (extra.some((l) => l.name === this.opts.appLabel)) return extra;
-    return [...extra, { name: this.opts.appLabel, value: escapeLabelValue(update.app) }];
+    return this.appLabelled(update) ? [...extra, { name: this.opts.appLabel, value: escapeLabelValue(update.app) }] : extra;
+  }
+
+  /** app_label is set on the update's series (a label of that name the update brings wins over it). */
+  private appLabelled(update: Pick<Update, 'labels'>): boolean {
+    const name = this.opts.appLabel;
+    return name !== '' && !(update.labels ?? []).some((l) => l.name === name);
   }
 
   /**
@@ -682,6 +692,11 @@ function chunkText(c: Chunk): string {
   const bytes = Buffer.allocUnsafe(c.bytes);
   writeChunk(c, bytes, 0);
   return bytes.toString('utf8');
+}
+
+function allApart(chunks: Iterable<Chunk>): boolean {
+  for (const c of chunks) if (!c.apart) return false;
+  return true;
 }
 
 /** Write a chunk's rendered lines at `at`; returns the offset after them. */

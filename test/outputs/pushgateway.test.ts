@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { groupUrl, pushBody } from '../../src/outputs/pushgateway.js';
+import type { Slices } from '../../src/slices.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
 import { assertConfigProblems, send, startProxy, waitFor } from '../helpers.js';
@@ -24,14 +25,25 @@ test('groupUrl: job and grouping labels as path segments, base64url where a valu
 test('pushBody: the store text as it is, unless a series has a grouping label: then it is kept as exported_<name>', async () => {
   const plain = '# TYPE m counter\nm{app="a"} 1\n';
   const same = Buffer.from(plain);
-  assert.equal(await pushBody(same, ['instance']), same, 'the same bytes, not a copy');
+  assert.equal(await pushBody({ body: same, overlappingFamilies: 1 }, ['instance']), same, 'the same bytes, not a copy');
   const pushed = '# HELP m Help.\n# TYPE m counter\nm{instance="",job="a"} 1\nm{instance="",job="b"} 2\nm{exported_job="x",job="c"} 3\n# TYPE n gauge\nn{instance="i"} 4\n';
-  const body = String(await pushBody(Buffer.from(pushed), ['instance']));
+  const body = String(await pushBody({ body: Buffer.from(pushed), overlappingFamilies: 0 }, ['instance']));
   assert.equal(
     body,
     '# HELP m Help.\n# TYPE m counter\nm{exported_instance="",exported_job="a"} 1\nm{exported_instance="",exported_job="b"} 2\nm{exported_job="x",exported_exported_job="c"} 3\n# TYPE n gauge\nn{exported_instance="i"} 4\n',
   );
   assert.equal(parseText(body).series, 4);
+});
+
+test('pushBody: no overlapping family and nothing to relabel: the same bytes, not read at all', async () => {
+  // A reader that awaits slices.pause() before each section: counting the pauses shows whether the body was read.
+  let pauses = 0;
+  const slices = { pause: async () => void pauses++ } as unknown as Slices;
+  const body = Buffer.from('# TYPE m counter\nm{x="1"} 1\n# TYPE n gauge\nn 2\n');
+  assert.equal(await pushBody({ body, overlappingFamilies: 0 }, ['instance'], slices), body);
+  assert.equal(pauses, 0, 'not read');
+  assert.equal(await pushBody({ body, overlappingFamilies: 1 }, ['instance'], slices), body);
+  assert.ok(pauses > 0, 'read when a family overlaps');
 });
 
 test('[push_out] config: every problem names its key', () => {
@@ -91,7 +103,7 @@ test('pushBody: a series two apps hold is pushed once (the first), with or witho
   ];
   for (const [store, pushed] of cases) {
     const dropped = { series: 0 };
-    assert.equal(String(await pushBody(Buffer.from(store), [], undefined, dropped)), pushed);
+    assert.equal(String(await pushBody({ body: Buffer.from(store), overlappingFamilies: 1 }, [], undefined, dropped)), pushed);
     assert.deepEqual(dropped, { series: 1, first: store.includes('job') ? 'm{job="x"}' : 'm{x="1"}' });
   }
 });

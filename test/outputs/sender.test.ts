@@ -33,15 +33,15 @@ test('the body is held through a slow build: the bytes sent are the store as it 
   const kind: OutputKind<OutputSettings> = {
     name: 'test_out',
     what: 'test output',
-    build: async (config, body) => {
+    build: async (config, store) => {
       await new Promise((r) => setTimeout(r, 400)); // a build in slices, longer than the two renders below
-      return { url: config.url, method: 'PUT', headers: {}, body };
+      return { url: config.url, method: 'PUT', headers: {}, body: store.body };
     },
   };
   // What the app hands its senders, with the releases counted.
   const storeBody = () => {
     const held = cache.currentHeld();
-    return { body: held.body, release: () => (releases++, held.release()) };
+    return { ...held, release: () => (releases++, held.release()) };
   };
   const sender = new Sender({ kind, config: { url, intervalMs: 60_000, timeoutMs: 10_000 }, storeBody, logger: memoryLogger() });
   const sent = cache.current().body.toString();
@@ -66,7 +66,7 @@ test('a build that throws releases the body too', async () => {
   let releases = 0;
   const kind: OutputKind<OutputSettings> = { name: 'test_out', what: 'test output', build: async () => Promise.reject(new Error('no')) };
   const logger = memoryLogger();
-  const sender = new Sender({ kind, config: { url: 'http://127.0.0.1:1', intervalMs: 60_000, timeoutMs: 1000 }, storeBody: () => ({ body: Buffer.from('x 1\n'), release: () => void releases++ }), logger });
+  const sender = new Sender({ kind, config: { url: 'http://127.0.0.1:1', intervalMs: 60_000, timeoutMs: 1000 }, storeBody: () => ({ body: Buffer.from('x 1\n'), overlappingFamilies: 0, release: () => void releases++ }), logger });
   sender.start();
   try {
     await waitFor(() => releases === 1, 5000, 'the release');

@@ -1,0 +1,71 @@
+// What one send interval of the outputs costs the proxy's event loop: the
+// build of one [push_out] PUT and one [remote_write] POST from the store's
+// rendered /metrics, at 10,000 and 100,000 stored series (100 series per
+// app, every app holding the same 10 families), side by side:
+//   * push_out, app_label on: no family overlaps (Rendered.overlappingFamilies),
+//     so the rendered bytes are sent as they are, unread;
+//   * push_out, app_label off (the default): every family overlaps, so the
+//     store is read in slices to find and leave out series held twice (what
+//     every interval did before the render cache counted overlapping families);
+//   * remote_write, which always reads the store (it converts every sample).
+// Figures: median over rounds of CPU time (process.cpuUsage, this process)
+// and wall time per build.
+//
+//   node dist/bench/outputs.js [--rounds 9]
+
+import { Store } from '../src/store/store.js';
+import { RenderCache } from '../src/store/render_cache.js';
+import { pushgatewayOutput } from '../src/outputs/pushgateway.js';
+import { remoteWriteOutput } from '../src/outputs/remote_write.js';
+import type { OutputKind, OutputSettings, StoreBody } from '../src/outputs/sender.js';
+import { appText, quantiles, table } from './lib.js';
+
+const roundsArg = process.argv.indexOf('--rounds');
+const rounds = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : 9;
+
+function filledStore(series: number, appLabel: string): Omit<StoreBody, 'release'> {
+  const store = new Store({ ttlMs: 0, appLabel, reservedPrefix: 'exporter_proxy_' });
+  // (appText labels every series app="app<n>": with app_label = "app" the store sets the same values.)
+  for (let a = 0; a < series / 100; a++) store.put({ app: `app${a}`, text: appText(a, 100), source: 'bench', receiver: 'tcp' });
+  const r = new RenderCache(store).current();
+  return { body: r.body, overlappingFamilies: r.overlappingFamilies };
+}
+
+interface BuildCost {
+  cpuMs: number;
+  wallMs: number;
+  bodyBytes: number;
+}
+
+async function timeBuilds<C extends OutputSettings>(kind: OutputKind<C>, config: C, store: Omit<StoreBody, 'release'>): Promise<BuildCost> {
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  let bodyBytes = 0;
+  for (let r = 0; r < rounds; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const out = await kind.build(config, store);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    bodyBytes = out.body.length;
+  }
+  return { cpuMs: quantiles(cpu)(0.5), wallMs: quantiles(wall)(0.5), bodyBytes };
+}
+
+const pushOut = { url: 'http://127.0.0.1:9', job: 'exporter-proxy', grouping: [], intervalMs: 15_000, timeoutMs: 10_000 };
+const remoteWrite = { url: 'http://127.0.0.1:9/api/v1/write', headers: {}, intervalMs: 15_000, timeoutMs: 10_000 };
+const rows: (string | number)[][] = [['build', 'stored series', 'overlapping families', 'CPU ms', 'wall ms', 'body MB']];
+for (const series of [10_000, 100_000]) {
+  const cases: [string, OutputKind<never>, object, Omit<StoreBody, 'release'>][] = [
+    ['push_out, app_label on', pushgatewayOutput as OutputKind<never>, pushOut, filledStore(series, 'app')],
+    ['push_out, app_label off', pushgatewayOutput as OutputKind<never>, pushOut, filledStore(series, '')],
+    ['remote_write', remoteWriteOutput() as OutputKind<never>, remoteWrite, filledStore(series, '')],
+  ];
+  for (const [label, kind, config, store] of cases) {
+    const m = await timeBuilds(kind, config as never, store);
+    rows.push([label, series.toLocaleString('en-US'), String(store.overlappingFamilies), m.cpuMs.toFixed(1), m.wallMs.toFixed(1), (m.bodyBytes / 2 ** 20).toFixed(1)]);
+  }
+}
+console.log(`one build per output from the rendered store, median of ${rounds} (node ${process.version})`);
+console.log(table(rows));
