@@ -265,8 +265,14 @@ export function writeAsSent(a: LinesAsSent, first: number, count: number, dst: U
   return at;
 }
 
-/** Node's Buffer with its undocumented direct write methods (no per-call argument checks). */
-export type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number };
+/** Node's Buffer with its undocumented direct read and write methods (no per-call argument checks). */
+export type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number; latin1Slice(start: number, end: number): string };
+
+/** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; returns the bytes written. ASCII, the usual case, is a plain copy. */
+export function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
+  // bytes === length only for pure ASCII; utf8Write scans every character.
+  return bytes === text.length ? data.latin1Write(text, at, bytes) : data.utf8Write(text, at, bytes);
+}
 
 const NL = 10;
 const RBRACE = 125;

@@ -11,7 +11,7 @@ import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameEr
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
 import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
-import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, type LinesAsSent, type RawWriteBuffer } from '../exposition/text_render.js';
+import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawWriteBuffer } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
@@ -662,12 +662,6 @@ export function prepareEntry(app: string, payload: ParsedPayload, added: readonl
 
 function preparedFamily(f: Family, bytes: number): PreparedFamily {
   return { name: f.name, type: f.type, typeDeclared: f.typeDeclared, help: f.help, bytes, series: f.samples.length };
-}
-
-/** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; ASCII, the usual case, is a plain copy. */
-function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
-  // bytes === length only for pure ASCII; utf8Write scans every character.
-  return bytes === text.length ? data.latin1Write(text, at, bytes) : data.utf8Write(text, at, bytes);
 }
 
 /** A string as a RenderPart of its own (UTF-8). */
