@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { FIXTURES, ROOT, waitFor, getText, tempDir } from '../helpers.js';
-import { requireCommand, startCli, freePort, sh } from './e2e_helpers.js';
+import { requireCommand, startCli, startPrometheus, sh, type PortProgram } from './e2e_helpers.js';
 
 test('nc sends both reference payloads over TCP and the unix socket; SIGTERM exits 0 and removes the socket', async () => {
   requireCommand('nc', 'netcat-openbsd');
@@ -57,21 +57,17 @@ test('a real Prometheus scrapes the proxy while two apps push the same family: t
   requireCommand('prometheus', 'prometheus');
   const p = await startCli('[store]\napp_label = "app"\n');
   const dir = tempDir();
-  const promPort = await freePort();
-  fs.writeFileSync(
-    path.join(dir, 'prometheus.yml'),
-    `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: proxy\n    static_configs:\n      - targets: ['${new URL(p.http).host}']\n`,
-  );
-  const prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
   const pushers: NodeJS.Timeout[] = [];
+  let prom: PortProgram | undefined;
   try {
+    prom = await startPrometheus(dir, `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: proxy\n    static_configs:\n      - targets: ['${new URL(p.http).host}']\n`);
     // Two apps push the same family (and identical series, kept apart by app_label) every 200 ms.
     for (const app of ['edge_a', 'edge_b']) {
       const push = () => sh(`nc -q 0 127.0.0.1 ${p.tcpPort}`, { input: JSON.stringify({ [app]: `# TYPE jobs_done_total counter\njobs_done_total{queue="q1"} ${Date.now() % 1000}\njobs_done_total{queue="q2"} 1\n` }) });
       push();
       pushers.push(setInterval(push, 200));
     }
-    const api = `http://127.0.0.1:${promPort}/api/v1`;
+    const api = `${prom.url}/api/v1`;
     const target = await waitFor(
       async () => {
         try {
@@ -99,8 +95,7 @@ test('a real Prometheus scrapes the proxy while two apps push the same family: t
     assert.equal(up.data.result[0].value[1], '2');
   } finally {
     pushers.forEach(clearInterval);
-    prom.kill('SIGTERM');
-    await new Promise((r) => prom.once('exit', r));
+    await prom?.stop();
     await p.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }

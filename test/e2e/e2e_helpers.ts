@@ -22,6 +22,83 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A child program listening on a port of its own (startOnFreePort). */
+export interface PortProgram {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Its stderr so far. */
+  log: () => string;
+  /** SIGTERM and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a program that cannot listen on port 0 (Prometheus, the
+ * Pushgateway) on a port that was free a moment ago: `spawnOn(port)` starts
+ * it (stderr piped), and it is up once `readyPath` answers 2xx. Another
+ * process may take the port in between; the program then exits, and it is
+ * started again on another port (4 tries).
+ */
+export async function startOnFreePort(name: string, spawnOn: (port: number) => ChildProcess, readyPath: string): Promise<PortProgram> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawnOn(port);
+    let log = '';
+    child.stderr?.on('data', (d) => (log += d));
+    // 'close': exited, and its stderr read to the end.
+    const exited = new Promise<void>((r) => child.once('close', () => r()));
+    const url = `http://127.0.0.1:${port}`;
+    if (await waitReady(`${url}${readyPath}`, exited)) {
+      return {
+        child,
+        url,
+        log: () => log,
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    child.kill('SIGKILL');
+    await exited;
+    if (attempt === 4) throw new Error(`${name} did not become ready:\n${log}`);
+  }
+}
+
+/** True once `url` answers 2xx (within 10 s); false when the program exits first or never does. */
+async function waitReady(url: string, exited: Promise<void>): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && !gone) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+/** Prometheus with `config` (YAML) and its data in `dir`, on a port of its own. */
+export function startPrometheus(dir: string, config: string, flags: string[] = []): Promise<PortProgram> {
+  requireCommand('prometheus', 'prometheus');
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);
+  return startOnFreePort(
+    'prometheus',
+    (port) =>
+      spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...flags], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    '/-/ready',
+  );
+}
+
 export interface CliProxy {
   child: ChildProcess;
   dir: string;

@@ -7,10 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { waitFor, tempDir } from '../helpers.js';
-import { requireCommand, startCli, freePort, sh } from './e2e_helpers.js';
+import { requireCommand, startCli, startPrometheus, sh } from './e2e_helpers.js';
 
 interface Result {
   metric: Record<string, string>;
@@ -21,11 +19,16 @@ test('a real Prometheus receives the store over remote_write: labels, escapes, +
   requireCommand('prometheus', 'prometheus');
   requireCommand('nc', 'netcat-openbsd');
   const dir = tempDir();
-  const promPort = await freePort();
-  fs.writeFileSync(path.join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\n');
-  const prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--web.enable-remote-write-receiver'], { stdio: 'ignore' });
-  const api = `http://127.0.0.1:${promPort}/api/v1`;
-  const p = await startCli(`[store]\napp_label = "app"\n[remote_write]\nurl = "${api}/write"\ninterval = 1\nheaders = { "X-Scope-OrgID" = "tenant-1" }\n`);
+  const prom = await startPrometheus(dir, 'global:\n  scrape_interval: 1m\n', ['--web.enable-remote-write-receiver']);
+  const api = `${prom.url}/api/v1`;
+  const stopProm = async () => {
+    await prom.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const p = await startCli(`[store]\napp_label = "app"\n[remote_write]\nurl = "${api}/write"\ninterval = 1\nheaders = { "X-Scope-OrgID" = "tenant-1" }\n`).catch(async (err: unknown) => {
+    await stopProm();
+    throw err;
+  });
   try {
     const stamped = Date.now() - 60_000;
     const payload = `# TYPE rw_requests_total counter\nrw_requests_total{code="200",path="/a\\"b\\\\c"} 5\n# TYPE rw_temp gauge\nrw_temp{room="x"} +Inf\nrw_temp{room="y"} NaN\nrw_old 7 ${stamped}\n`;
@@ -73,6 +76,6 @@ test('a real Prometheus receives the store over remote_write: labels, escapes, +
     }
   } finally {
     await p.stop();
-    prom.kill();
+    await stopProm();
   }
 });
