@@ -6,16 +6,15 @@
 // every byte is scanned once however the stream is cut; only the bytes of
 // the object in progress are buffered, bounded by maxMessageBytes.
 
-import { isAscii } from 'node:buffer';
 import { JsonFramingError, TooLargeError, AppNameError, ProxyError, quote } from '../errors.js';
 import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
+import { utf8Text } from './utf8.js';
 
 const OPEN = 0x7b; // {
 const CLOSE = 0x7d; // }
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
@@ -140,7 +139,7 @@ export class JsonStreamDecoder implements StreamDecoder {
       close = chunk.length - 1;
     }
     if (close + 1 - start > this.opts.maxMessageBytes) return 0;
-    const text = textOf(chunk.subarray(start, close + 1));
+    const text = utf8Text(chunk.subarray(start, close + 1));
     if (text === undefined) return 0;
     let value: unknown;
     try {
@@ -170,19 +169,9 @@ export class JsonStreamDecoder implements StreamDecoder {
     const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partBytes);
     this.parts = [];
     this.partBytes = 0;
-    const text = textOf(bytes);
+    const text = utf8Text(bytes);
     if (text === undefined) throw new JsonFramingError('JSON object is not valid UTF-8');
     return messagesFromJson(text);
-  }
-}
-
-/** The bytes as text, undefined when they are not UTF-8. ASCII (the usual object) becomes a one-byte string in one native pass. */
-function textOf(bytes: Buffer): string | undefined {
-  if (isAscii(bytes)) return bytes.toString('latin1');
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
   }
 }
 
