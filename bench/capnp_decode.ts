@@ -1,7 +1,8 @@
 // Micro-benchmark: decoding 100-series InboundMetrics messages with
 // CapnpStreamDecoder (plain and packed, one message per chunk and 64 KiB
 // chunks) against JSON.parse of the equivalent {"app":"text"} object, and
-// against capnp-ts's own Text reader; and JsonStreamDecoder on 64 KiB chunks
+// against capnp-ts reading the struct (its own Text reader, and as the
+// decoder used it before capnp_read.ts); and JsonStreamDecoder on 64 KiB chunks
 // of such objects back to back and one per line (each object's end guessed,
 // then JSON.parse), side by side with the byte scan it falls back to (an app
 // name holding `}{` makes every guess wrong). Bounded: about half a second
@@ -11,6 +12,7 @@
 
 import { CapnpStreamDecoder, InboundMetrics, capnp } from '../src/codecs/capnp.js';
 import { JsonStreamDecoder } from '../src/codecs/json.js';
+import { capnpTsRead } from '../test/fuzz/properties.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
 
@@ -83,6 +85,8 @@ measure('capnp-ts alone: Message + getRoot + getText', 1, plain.length, () => {
   const root = new capnp.Message(plain, false, false).getRoot(InboundMetrics);
   return root.getAppName().length + root.getData().length;
 });
+// What the decoder did before reading the struct in place (capnp_read.ts): capnp-ts over a copy, Data views, NUL and UTF-8 checks.
+measure('capnp-ts reader with our Text checks (before capnp_read)', 1, plain.length, () => capnpTsRead(plain)!.text.length);
 measure('JSON.parse of {"app":"text"} (Buffer -> string)', 1, json.length, () => {
   const o = JSON.parse(json.toString('utf8')) as Record<string, string>;
   return o[app].length;

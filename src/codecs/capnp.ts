@@ -3,15 +3,15 @@
 // as the Rust exporter-proxy's apps write them to a TCP or unix socket.
 //
 // Framing (segment table, size limits, truncation) and packing are handled
-// here by hand, incrementally. The struct itself is read with capnp-ts
-// (pointer resolution including far and double-far pointers); the two Text
-// fields are then validated here (NUL terminator, strict UTF-8), because
-// capnp-ts's own Text reader neither checks the terminator nor rejects
-// malformed UTF-8 (overlong forms, surrogates, bad continuation bytes).
+// here by hand, incrementally; the struct is read in place by capnp_read.ts
+// (pointers, including far and double-far ones, and the two Text fields,
+// NUL-terminated and strict UTF-8). capnp-ts is used for writing messages
+// (tests, benchmarks) through the InboundMetrics class below.
 
 import { createRequire } from 'node:module';
-import { AppNameError, CapnpFramingError, ProxyError, TooLargeError, quote } from '../errors.js';
+import { CapnpFramingError, ProxyError, TooLargeError, quote } from '../errors.js';
 import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
+import { readInboundMetrics } from './capnp_read.js';
 
 // capnp-ts 0.7.0 ships its .ts sources next to its .d.ts files, so a static
 // `import * as capnp from 'capnp-ts'` makes tsc type-check those sources,
@@ -83,51 +83,6 @@ export class InboundMetrics extends capnp.Struct {
   }
 }
 
-const FIELDS = ['appName', 'data'] as const;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** capnp-ts error messages embed pointer dumps; keep them short. */
-function detail(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return quote(msg, 120);
-}
-
-/**
- * Bounds violations surface from capnp-ts either as its own errors (pointer
- * offset, segment id) or as the RangeError of a DataView / Uint8Array over
- * the segment's ArrayBuffer; wrong pointer types as TS023 / TS024.
- */
-function isOutOfBounds(e: unknown): boolean {
-  return e instanceof RangeError || (e instanceof Error && /^CAPNP-TS0(04|19|36) /.test(e.message));
-}
-function isWrongType(e: unknown): boolean {
-  return e instanceof Error && /^CAPNP-TS0(23|24) /.test(e.message);
-}
-
-/** Read Text field `index` of the root struct: non-null, NUL-terminated, strict UTF-8. */
-function readText(root: InboundMetrics, index: 0 | 1): string {
-  const name = FIELDS[index];
-  let bytes: Uint8Array;
-  try {
-    const p = capnp.Struct.getPointer(index, root);
-    if (capnp.Pointer.isNull(p)) throw new CapnpFramingError(`missing field ${name} (null pointer; is the root struct InboundMetrics?)`);
-    // Validates LIST of BYTE (following far pointers); the view is bounds checked against the segment.
-    bytes = capnp.Data.fromPointer(p).toUint8Array();
-  } catch (e) {
-    if (e instanceof ProxyError) throw e;
-    if (isOutOfBounds(e)) throw new CapnpFramingError(`field ${name}: pointer out of bounds (${detail(e)})`);
-    if (isWrongType(e)) throw new CapnpFramingError(`field ${name} is not Text (${detail(e)})`);
-    throw new CapnpFramingError(`field ${name}: invalid pointer (${detail(e)})`);
-  }
-  const n = bytes.length;
-  if (n === 0 || bytes[n - 1] !== 0) throw new CapnpFramingError(`field ${name}: Text is not NUL-terminated`);
-  try {
-    return utf8.decode(bytes.subarray(0, n - 1));
-  } catch {
-    throw new CapnpFramingError(`field ${name}: Text is not valid UTF-8`);
-  }
-}
-
 /**
  * Decode one complete framed (unpacked) message. `bytes` holds exactly the
  * segment table and the segments, already checked for consistency.
@@ -135,30 +90,7 @@ function readText(root: InboundMetrics, index: 0 | 1): string {
 function decodeFramedMessage(bytes: Uint8Array, headerBytes: number): InboundMessage {
   const seg0Words = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
   if (seg0Words === 0) throw new CapnpFramingError('message has no root pointer (segment 0 is empty)');
-  let zero = true;
-  for (let i = headerBytes; i < headerBytes + 8; i++) if (bytes[i] !== 0) zero = false;
-  if (zero) throw new CapnpFramingError('root pointer is null');
-
-  let root: InboundMetrics;
-  try {
-    // Hand capnp-ts an exactly sized ArrayBuffer: given a view it copies via
-    // buffer.slice() too, but measured 2-4x slower than copying here first.
-    let src = bytes;
-    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) {
-      src = new Uint8Array(bytes.byteLength);
-      src.set(bytes);
-    }
-    const msg = new capnp.Message(src.buffer as ArrayBuffer, false, false);
-    root = msg.getRoot(InboundMetrics);
-  } catch (e) {
-    if (isOutOfBounds(e)) throw new CapnpFramingError(`root pointer out of bounds (${detail(e)})`);
-    if (isWrongType(e)) throw new CapnpFramingError(`root is not an InboundMetrics struct (${detail(e)})`);
-    throw new CapnpFramingError(`root: invalid pointer (${detail(e)})`);
-  }
-  const app = readText(root, 0);
-  const text = readText(root, 1);
-  if (app === '') throw new AppNameError('empty appName in capnp message');
-  return { app, text };
+  return readInboundMetrics(bytes, headerBytes);
 }
 
 /**
@@ -357,7 +289,7 @@ export class CapnpStreamDecoder implements StreamDecoder {
 
   private fail(e: unknown): InboundMessage[] {
     this.release();
-    const err = e instanceof ProxyError ? e : new CapnpFramingError(`capnp decoder failure: ${detail(e)}`);
+    const err = e instanceof ProxyError ? e : new CapnpFramingError(`capnp decoder failure: ${quote(e instanceof Error ? e.message : String(e), 120)}`);
     if (this.out.length === 0) {
       this.dead = true;
       throw err;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { CapnpStreamDecoder, MAX_SEGMENTS, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
 import { detectFormat } from '../../src/codecs/detect.js';
 import type { InboundMessage } from '../../src/codecs/types.js';
+import { capnpEncode, withFarText } from '../fuzz/properties.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCHEMA = ROOT + 'schema/metric_data.capnp';
@@ -200,6 +201,22 @@ test('double-far pointer (hand-built; capnp encode never emits one)', () => {
   const bad2 = Buffer.from(msg);
   bad2.writeUInt32LE((5 << 3) | 4 | 2, 16);
   throwsCode(() => decodeChunks([bad2]), 'E_CAPNP');
+});
+
+test('a Text behind a far or double-far pointer, in either field, reads as in one segment; a far pointer to a missing segment does not', () => {
+  for (const [app, text] of [['edge', 'm{a="b"} 1\n'], ['a', 'x'.repeat(9000)]]) {
+    const one = capnpEncode(app, text);
+    for (const k of [0, 1] as const) {
+      for (const double of [false, true]) {
+        const far = Buffer.from(withFarText(one, k, double));
+        assert.equal(far.readUInt32LE(0), double ? 2 : 1, 'segments - 1');
+        assert.deepEqual(decodeChunks([far]), [{ app, text }], `field ${k}, ${double ? 'double far' : 'far'}`);
+        const lost = Buffer.from(far);
+        lost.writeUInt32LE(7, 16 + 8 * (1 + k) + 4); // the far pointer's segment id (after a 16-byte segment table)
+        throwsCode(() => decodeChunks([lost]), 'E_CAPNP', /segment 7 does not exist/);
+      }
+    }
+  }
 });
 
 test('hostile: absurd segment count', () => {

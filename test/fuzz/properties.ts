@@ -13,6 +13,8 @@
 //            ProxyError; the messages and the error do not depend on how the
 //            bytes are cut into chunks.
 //   capnp    the same for the Cap'n Proto framer (standard and packed).
+//   capnp_struct  our in-place struct reader against capnp-ts reading the
+//            same framed message: the same app and text, or both refuse it.
 
 import fc from 'fast-check';
 import { ProxyError } from '../../src/errors.js';
@@ -21,6 +23,8 @@ import type { ParsedPayload } from '../../src/exposition/model.js';
 import { renderFamilies } from '../../src/exposition/text_render.js';
 import { JsonStreamDecoder } from '../../src/codecs/json.js';
 import { CapnpStreamDecoder, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
+import { readInboundMetrics } from '../../src/codecs/capnp_read.js';
+import { utf8Text } from '../../src/codecs/utf8.js';
 import type { InboundMessage, StreamDecoder } from '../../src/codecs/types.js';
 import { Store } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
@@ -260,7 +264,95 @@ export function checkCapnp(bytes: Uint8Array, at: number[], maxMessageBytes: num
 export const capnpProperty = (packed: boolean) =>
   fc.property(capnpBytes(packed), fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom(1 << 20, 64, 256), (bytes, at, max) => checkCapnp(bytes, at, max, packed));
 
-export type TargetName = 'text' | 'store' | 'json' | 'capnp' | 'capnp_packed';
+// ---- the capnp struct reader against capnp-ts ------------------------------
+
+/** capnp-ts's reading of a framed message, with our checks on the Text bytes (NUL, UTF-8), or undefined when anything refuses it. */
+export function capnpTsRead(bytes: Uint8Array): InboundMessage | undefined {
+  try {
+    const root = new capnp.Message(bytes.slice().buffer as ArrayBuffer, false, false).getRoot(InboundMetrics);
+    const field = (i: number) => {
+      const p = capnp.Struct.getPointer(i, root);
+      if (capnp.Pointer.isNull(p)) return undefined;
+      const b = capnp.Data.fromPointer(p).toUint8Array();
+      return b.length > 0 && b[b.length - 1] === 0 ? utf8Text(b.subarray(0, b.length - 1)) : undefined;
+    };
+    const app = field(0);
+    const text = field(1);
+    return app === undefined || app === '' || text === undefined ? undefined : { app, text };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The header size of a framed message whose segment table matches its length; undefined otherwise (the framer's to refuse). */
+function framedHeaderBytes(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 8) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(0, true) + 1;
+  const headerBytes = 8 * Math.ceil((4 + 4 * count) / 8);
+  if (count > 64 || bytes.length < headerBytes) return undefined;
+  let words = 0;
+  for (let i = 0; i < count; i++) words += view.getUint32(4 + 4 * i, true);
+  return headerBytes + 8 * words === bytes.length && view.getUint32(4, true) > 0 ? headerBytes : undefined;
+}
+
+export function checkCapnpStruct(bytes: Uint8Array): void {
+  const headerBytes = framedHeaderBytes(bytes);
+  if (headerBytes === undefined) return;
+  const ours = proxyErrorOr(() => readInboundMetrics(bytes, headerBytes));
+  const theirs = capnpTsRead(bytes);
+  // capnp-ts checks only the pointers it reads; we check a struct's whole extent, as the C++ and Rust readers do.
+  if (theirs && /struct at word -?\d+ \(\d+ words\) is outside segment/.test(ours.error?.message ?? '')) return;
+  if (JSON.stringify(ours.value) !== JSON.stringify(theirs)) {
+    throw new Error(`capnp struct: our reader and capnp-ts disagree\nbytes ${Buffer.from(bytes).toString('hex')}\nours   ${ours.error ? `${ours.error.code}: ${ours.error.message}` : JSON.stringify(ours.value)}\ncapnp-ts ${JSON.stringify(theirs)}`);
+  }
+}
+
+/**
+ * capnp-ts writes one segment: move field `k`'s Text into a segment of its
+ * own, reached by a far pointer (its landing pad before the text) or a
+ * double-far one (the pad, a far pointer and a tag, in a third segment).
+ */
+export function withFarText(single: Uint8Array, k: 0 | 1, double: boolean): Uint8Array {
+  const seg0 = Buffer.from(single.subarray(8));
+  const at = 8 * (1 + k); // the field's pointer (root pointer at word 0, struct at word 1)
+  const lo = seg0.readInt32LE(at);
+  const hi = seg0.readUInt32LE(at + 4);
+  const start = 8 * (1 + k + 1 + (lo >> 2));
+  const text = seg0.subarray(start, start + 8 * Math.ceil((hi >>> 3) / 8));
+  const word = (l: number, h: number) => {
+    const w = Buffer.alloc(8);
+    w.writeUInt32LE(l >>> 0, 0);
+    w.writeUInt32LE(h >>> 0, 4);
+    return w;
+  };
+  const segments = double ? [seg0, text, Buffer.concat([word(2, 1), word(1, hi)])] : [seg0, Buffer.concat([word(1, hi), text])];
+  seg0.set(double ? word(4 | 2, 2) : word(2, 1), at);
+  const header = Buffer.alloc(8 * Math.ceil((4 + 4 * segments.length) / 8));
+  header.writeUInt32LE(segments.length - 1, 0);
+  segments.forEach((seg, i) => header.writeUInt32LE(seg.length / 8, 4 + 4 * i));
+  return new Uint8Array(Buffer.concat([header, ...segments]));
+}
+
+/** Messages capnp-ts writes, some with a text moved behind a far pointer, some with bytes overwritten (most where the pointers are). */
+const capnpStructBytes = fc
+  .tuple(
+    fc.string({ maxLength: 8 }),
+    fc.oneof(fc.string({ maxLength: 60 }), fc.nat(20_000).map((n) => 'x'.repeat(n))),
+    fc.constantFrom('one segment', 'far', 'double far'),
+    fc.constantFrom<0 | 1>(0, 1),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+  )
+  .map(([a, t, shape, k, flips]) => {
+    const one = capnpEncode(a, t);
+    const m = shape === 'one segment' ? one.slice() : withFarText(one, k, shape === 'double far');
+    for (const [i, b] of flips) m[i % Math.min(m.length, 64)] = b;
+    return m;
+  });
+
+export const capnpStructProperty = () => fc.property(capnpStructBytes, (bytes) => checkCapnpStruct(bytes));
+
+export type TargetName = 'text' | 'store' | 'json' | 'capnp' | 'capnp_packed' | 'capnp_struct';
 /** Each target's property (inputs are opaque to the runners). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const TARGETS: Record<TargetName, () => fc.IProperty<any>> = {
@@ -269,4 +361,5 @@ export const TARGETS: Record<TargetName, () => fc.IProperty<any>> = {
   json: jsonProperty,
   capnp: () => capnpProperty(false),
   capnp_packed: () => capnpProperty(true),
+  capnp_struct: capnpStructProperty,
 };
