@@ -20,28 +20,41 @@ export interface SocketIngestResult extends IngestResult {
 /**
  * Each encoding over each transport with the default config (on 2 cores:
  * the main thread parses), then over TCP with one worker thread
- * (worker_threads = 2); a fresh proxy process each.
+ * (worker_threads = 2); a fresh proxy process each time. Every config takes
+ * `passes` turns (all configs once, then all again), each of `rounds`
+ * rounds, and its figure is the mean over all its timed rounds: a slow
+ * spell of the machine (10-20 s on this VM) then hits no config alone.
  */
-export async function socketIngest(opts: SocketIngestOptions): Promise<SocketIngestResult[]> {
-  const results: SocketIngestResult[] = [];
+export async function socketIngest(opts: SocketIngestOptions & { passes?: number }): Promise<SocketIngestResult[]> {
   const runs = [
     { transport: 'tcp', threads: '' },
     { transport: 'unix', threads: '' },
     { transport: 'tcp', threads: 'worker_threads = 2' },
   ] as const;
-  for (const { transport, threads } of runs) {
-    for (const [name, encode] of [['JSON', jsonMessage], ['capnp', capnpMessage]] as const) {
-      const label = `${name} over ${transport}${threads ? `, ${threads}` : ''}`;
-      progress(`socket ingest: ${label}, ${opts.apps} apps x ${opts.series} series, ${opts.rounds} rounds`);
+  const configs = runs.flatMap(({ transport, threads }) =>
+    ([['JSON', jsonMessage], ['capnp', capnpMessage]] as const).map(([name, encode]) => ({ label: `${name} over ${transport}${threads ? `, ${threads}` : ''}`, transport, threads, encode })),
+  );
+  const turns = new Map<string, IngestResult[]>(configs.map((c) => [c.label, []]));
+  const passes = opts.passes ?? 2;
+  for (let pass = 1; pass <= passes; pass++) {
+    for (const { label, transport, threads, encode } of configs) {
+      progress(`socket ingest: ${label}, ${opts.apps} apps x ${opts.series} series, ${opts.rounds} rounds (turn ${pass} of ${passes})`);
       const proxy = await startProxyProcess('', 'format = "auto"', { exporterToml: threads });
       try {
-        results.push({ label, ...(await measureSocketIngest(proxy, transport, encode, opts)) });
+        turns.get(label)!.push(await measureSocketIngest(proxy, transport, encode, opts));
       } finally {
         await proxy.stop();
       }
     }
   }
-  return results;
+  return configs.map(({ label }) => ({ label, ...mergeTurns(turns.get(label)!) }));
+}
+
+/** Turns of one config as one: the first fill of the first turn, the rates over the time of all timed rounds. */
+function mergeTurns(turns: IngestResult[]): IngestResult {
+  // Each turn times the same number of messages, so the combined rate is the harmonic mean of the rates.
+  const harmonic = (rates: number[]) => rates.length / rates.reduce((a, r) => a + 1 / r, 0);
+  return { firstFillSeconds: turns[0]!.firstFillSeconds, pushesPerSecond: harmonic(turns.map((t) => t.pushesPerSecond)), seriesPerSecond: harmonic(turns.map((t) => t.seriesPerSecond)) };
 }
 
 export async function socketIngestRows(opts: SocketIngestOptions): Promise<(string | number)[][]> {

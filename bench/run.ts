@@ -42,7 +42,7 @@ if (profIndex > 0) setProxyDefaults({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=$
 /** The three store sizes: small, the reference size (100,000) and large (1,000,000). */
 const [SMALL, MID, LARGE] = quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000];
 const SERIES = 100; // per push (app or group)
-const INGEST = { apps: MID / SERIES, series: SERIES, rounds: quick ? 2 : 11, warmupRounds: quick ? 1 : 3, connections: 4 };
+const INGEST = { apps: MID / SERIES, series: SERIES, rounds: quick ? 2 : 11, warmupRounds: quick ? 1 : 3, connections: 4, passes: quick ? 1 : 2 };
 // 8 turns of 1.25 s rather than 4 of 2.5: this VM has slow spells of 10-20 s
 // (every process's CPU per push up by a third or more, the proxy's most), and
 // shorter turns spread each target over more of them.
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     table(rows),
     '',
     `(1) ${NO_CHECK_FOOTNOTE}.`,
-    `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, every later one replaces every app; the first ${INGEST.warmupRounds} are a warm-up, the rest are timed, each from its first write to the newest update time the proxy's /apps shows once every payload is counted), a fresh proxy per row; HTTP: PUT /metrics/job/bench/instance/<g> of a random group with new values, ${PUSH.clients} concurrent clients (undici Pool), ${PUSH.seconds} s per target in ${PUSH.slices} turns (each target idle again before the next turn) after preloading every group and one untimed warm-up turn of ${PUSH.warmupSeconds} s per target, all from a fresh load-generator process; per s = 2xx pushes/s.`,
+    `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, every later one replaces every app; the first ${INGEST.warmupRounds} are a warm-up, the rest are timed, each from its first write to the newest update time the proxy's /apps shows once every payload is counted), a fresh proxy per turn, every row in ${INGEST.passes} turns (all rows, then all again; per s over all its timed rounds); HTTP: PUT /metrics/job/bench/instance/<g> of a random group with new values, ${PUSH.clients} concurrent clients (undici Pool), ${PUSH.seconds} s per target in ${PUSH.slices} turns (each target idle again before the next turn) after preloading every group and one untimed warm-up turn of ${PUSH.warmupSeconds} s per target, all from a fresh load-generator process; per s = 2xx pushes/s.`,
     `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection; exporter-proxy, the bare server and the pushgateway take turns (${SCRAPE_SLICES} slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
     `exporter-proxy first scrape after each fill (renders, then deflates once; later scrapes are served from the cache): ${scrapes.map((s) => `${n(s.size)}: ${s.ours.coldPlainMs.toFixed(0)} ms plain / ${s.ours.coldGzipMs.toFixed(0)} ms gzip`).join('; ')}.`,
     `body sizes: ${scrapes.map((s) => `${n(s.size)}: ${mb(s.ours.plain.ours.bytes)} MB plain / ${mb(s.ours.gzip.ours.bytes)} MB gzip`).join('; ')}${mid.pushgateway ? `; pushgateway at ${n(MID)}: ${mb(mid.pushgateway.plain.bytes)} / ${mb(mid.pushgateway.gzip.bytes)} MB` : ''}.`,
