@@ -62,6 +62,18 @@ export interface ParseOptions {
    * one stays, as Prometheus keeps the first of a scrape.
    */
   keepFirstDuplicate?: boolean;
+  /**
+   * Series seen by earlier parses, for reading one family in parts (each
+   * part its header and some of its lines): the series in it count as seen,
+   * so a copy in this part is a duplicate, and this parse adds its own.
+   */
+  seen?: SeenSeries;
+}
+
+/** Duplicate detection carried from one parse to the next (ParseOptions.seen). */
+export class SeenSeries {
+  /** Per sample name, the state the last parse that saw it left (a NameState). */
+  readonly byName = new Map<string, unknown>();
 }
 
 // Character codes.
@@ -420,7 +432,7 @@ function addKey(st: NameState, key: string): boolean {
 
 /** Parse and validate one payload. Throws ParseError, DuplicateSeriesError or LimitError. */
 export function parseText(text: string, opts?: ParseOptions): ParsedPayload {
-  return new TextParser(text, opts?.maxSeries ?? Infinity, opts?.generalPathOnly !== true, opts?.keepFirstDuplicate === true).run();
+  return new TextParser(text, opts?.maxSeries ?? Infinity, opts?.generalPathOnly !== true, opts?.keepFirstDuplicate === true, opts?.seen?.byName as Map<string, NameState> | undefined).run();
 }
 
 class TextParser {
@@ -455,6 +467,7 @@ class TextParser {
     private readonly maxSeries: number,
     fast: boolean,
     private readonly keepFirstDuplicate: boolean,
+    private readonly seen: Map<string, NameState> | undefined,
   ) {
     this.fastSkip = fast ? 0 : Infinity;
   }
@@ -554,6 +567,15 @@ class TextParser {
     if (st === undefined) {
       const f = this.byName.get(name) ?? this.suffixOwner(name) ?? this.newFamily(name);
       this.names.set(name, (st = newNameState(f, roleOf(f, name))));
+      const earlier = this.seen?.get(name);
+      if (earlier !== undefined) {
+        // The same keys, in the same label order (the pattern decides it).
+        st.ordered = earlier.ordered;
+        st.seen = earlier.seen;
+        st.pattern = earlier.pattern;
+        st.patternMask = earlier.patternMask;
+      }
+      this.seen?.set(name, st);
     }
     this.prevName = name;
     this.prevState = st;

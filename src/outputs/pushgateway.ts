@@ -34,9 +34,6 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
   return `${config.url}/metrics/${[keySegment('job', config.job), ...config.grouping.map((l) => keySegment(l.name, l.value))].join('/')}`;
 }
 
-/** Sample lines rendered between two chances for the event loop. */
-const RENDER_LINES = 2048;
-
 /**
  * The body to push for the store's rendered exposition text. The Pushgateway
  * refuses a whole push that holds a series twice (two apps without
@@ -56,22 +53,16 @@ export async function pushBody(
   const names = ['job', ...groupingNames];
   const relabel = names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`));
   if (!relabel && store.overlappingFamilies === 0) return body;
-  const text = body.toString('utf8');
   if (!relabel) {
-    for await (const _ of familiesInSlices(text, slices, dropped));
+    for await (const _ of familiesInSlices(body, slices, dropped));
     if (dropped.series === 0) return body;
   }
   const taken = new Set(names);
   let out = '';
-  // (Without relabelling, the copies were counted by the read above.)
-  for await (const f of familiesInSlices(text, slices, relabel ? dropped : { series: 0 })) {
-    out += renderHeader(f.name, f.type, f.help);
-    // A large family (10,000 lines: one family of 1,000 apps) is relabelled and rendered in parts.
-    for (let k = 0; k < f.samples.length; k += RENDER_LINES) {
-      await slices.pause();
-      const part = { ...f, samples: f.samples.slice(k, k + RENDER_LINES) };
-      out += renderSamples(relabel ? renameColliding(part, taken) : part, []);
-    }
+  // (Without relabelling, the copies were counted by the read above.) A long family comes in parts, its header with the first.
+  for await (const { family: f, continued } of familiesInSlices(body, slices, relabel ? dropped : { series: 0 })) {
+    if (!continued) out += renderHeader(f.name, f.type, f.help);
+    out += renderSamples(relabel ? renameColliding(f, taken) : f, []);
   }
   return out;
 }

@@ -145,23 +145,23 @@ export interface BuiltRequest {
 }
 
 /**
- * The WriteRequest for the store's exposition `text`, samples without a
- * timestamp at `nowMs`, and a staleness marker at `nowMs` for every series
- * of `before` (the series of the last request sent) that `text` no longer
- * has, as Prometheus marks series that leave a scrape: a query then stops
+ * The WriteRequest for the store's rendered exposition (UTF-8), samples
+ * without a timestamp at `nowMs`, and a staleness marker at `nowMs` for
+ * every series of `before` (the series of the last request sent) that it no
+ * longer has, as Prometheus marks series that leave a scrape: a query then stops
  * showing them at once rather than after its lookback (5 minutes). Each
  * family's type and HELP go along as metadata. A series that two apps
  * hold is sent once (the first; `dropped` counts the others). Built in
  * slices: the text is parsed a few families at a time (familiesInSlices),
  * and every 256 samples the event loop may get a turn.
  */
-export async function writeRequest(text: string, nowMs: number, slices = new Slices(), before: ReadonlySet<string> = new Set()): Promise<BuiltRequest> {
-  const w = new ProtoWriter(Math.max(1024, text.length * 2));
+export async function writeRequest(rendered: Buffer, nowMs: number, slices = new Slices(), before: ReadonlySet<string> = new Set()): Promise<BuiltRequest> {
+  const w = new ProtoWriter(Math.max(1024, rendered.length * 2));
   const series = new Set<string>();
   const dropped: DroppedSeries = { series: 0 };
   let n = 0;
-  for await (const f of familiesInSlices(text, slices, dropped)) {
-    writeMetadata(w, f);
+  for await (const { family: f, continued } of familiesInSlices(rendered, slices, dropped)) {
+    if (!continued) writeMetadata(w, f);
     for (const s of f.samples) {
       if ((++n & 255) === 0) await slices.pause();
       const timestamp = s.timestamp === undefined ? nowMs : Number(s.timestamp);
@@ -272,7 +272,7 @@ export function remoteWriteOutput(): OutputKind<RemoteWriteConfig> {
     build: async (config, store) => {
       const slices = new Slices();
       const before = sent.url === config.url ? sent.series : new Set<string>();
-      const request = await writeRequest(store.body.toString('utf8'), Date.now(), slices, before);
+      const request = await writeRequest(store.body, Date.now(), slices, before);
       return {
         url: config.url,
         method: 'POST',
