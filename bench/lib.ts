@@ -391,6 +391,31 @@ export async function startBareServer(body: Buffer): Promise<{ url: string; clos
   };
 }
 
+/**
+ * The longest gap between ticks of a 1 ms timer since start() (or reset()):
+ * the longest the event loop was held, as a request arriving then would wait.
+ */
+export function timerGaps(): { reset(): void; longest(): number; stop(): number } {
+  let last = performance.now();
+  let longest = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  return {
+    reset: () => {
+      longest = 0;
+      last = performance.now();
+    },
+    longest: () => Math.max(longest, performance.now() - last),
+    stop: () => {
+      clearInterval(ticker);
+      return Math.max(longest, performance.now() - last);
+    },
+  };
+}
+
 export function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));

@@ -21,7 +21,7 @@ import { RenderCache } from '../src/store/render_cache.js';
 import { pushgatewayOutput } from '../src/outputs/pushgateway.js';
 import { remoteWriteOutput } from '../src/outputs/remote_write.js';
 import type { OutputKind, OutputSettings, StoreBody } from '../src/outputs/sender.js';
-import { appText, quantiles, table } from './lib.js';
+import { appText, quantiles, table, timerGaps } from './lib.js';
 
 const roundsArg = process.argv.indexOf('--rounds');
 const rounds = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : 9;
@@ -54,21 +54,13 @@ async function timeBuilds<C extends OutputSettings>(kind: OutputKind<C>, config:
   const stall: number[] = [];
   let bodyBytes = 0;
   for (let r = 0; r < rounds; r++) {
-    let last = performance.now();
-    let longest = 0;
-    const tick = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
+    const gaps = timerGaps();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = await kind.build(config, store);
-    const t1 = performance.now();
-    wall.push(t1 - t0);
+    wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
-    clearInterval(tick);
-    stall.push(Math.max(longest, t1 - last));
+    stall.push(gaps.stop());
     cpu.push((c.user + c.system) / 1000);
     bodyBytes = out.body.length;
   }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Store } from '../src/store/store.js';
 import { parseSnapshot, writeSnapshot } from '../src/store/persistence.js';
+import { timerGaps } from './lib.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
@@ -40,20 +41,13 @@ async function measure(label: string, apps: number, perApp: number, dir: string)
   // Warm-up write (JIT), then the measured one.
   await writeSnapshot(file, store.storedEntries(), { created: Date.now(), app_label: 'app' });
   const h = monitorEventLoopDelay({ resolution: 1 });
-  let last = performance.now();
-  let maxGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-  }, 1);
+  const gaps = timerGaps();
   await new Promise((r) => setTimeout(r, 20));
-  maxGap = 0;
-  last = performance.now();
+  gaps.reset();
   h.enable();
   const r = await writeSnapshot(file, store.storedEntries(), { created: Date.now(), app_label: 'app' });
   h.disable();
-  clearInterval(ticker);
+  const maxGap = gaps.stop();
   const t0 = performance.now();
   const parsed = parseSnapshot(fs.readFileSync(file));
   const fresh = new Store({ ttlMs: 0, appLabel: 'app', reservedPrefix: 'exporter_proxy_' });
