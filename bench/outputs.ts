@@ -3,11 +3,11 @@
 // rendered /metrics, at 10,000 and 100,000 stored series in two shapes
 // (1,000 or 100 apps, 100 series each: in 10 families every app has, or in
 // one family all apps share, 100,000 lines long at 100,000), side by side:
-//   * push_out, app_label on: no family overlaps (Rendered.overlappingFamilies),
+//   * push_out, app_label on: no family overlaps (Store.overlappingFamilies),
 //     so the rendered bytes are sent as they are, unread;
 //   * push_out, app_label off (the default): every family overlaps, so the
 //     store is read in slices to find and leave out series held twice (what
-//     every interval did before the render cache counted overlapping families);
+//     every interval did before overlapping families were counted);
 //   * remote_write, which always reads the store (it converts every sample).
 // Figures: median over rounds of CPU time (process.cpuUsage, this process),
 // wall time, and the longest the event loop waited (a 1 ms timer's largest
@@ -38,7 +38,7 @@ function filledStore(series: number, appLabel: string, oneFamily: boolean): Omit
   // (Every series is labelled app="app<n>": with app_label = "app" the store sets the same values.)
   for (let a = 0; a < series / 100; a++) store.put({ app: `app${a}`, text: oneFamily ? oneFamilyText(a) : appText(a, 100), source: 'bench', receiver: 'tcp' });
   const r = new RenderCache(store).current();
-  return { body: r.body, overlappingFamilies: r.overlappingFamilies };
+  return { body: r.body, overlappingFamilies: store.overlappingFamilies() };
 }
 
 interface BuildCost {

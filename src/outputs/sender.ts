@@ -39,7 +39,7 @@ export interface Outbound {
  */
 export interface StoreBody {
   body: Buffer;
-  /** Families two or more apps hold without app_label keeping them apart (Rendered.overlappingFamilies): 0 means no series is in `body` twice. */
+  /** Families two or more apps hold without app_label keeping them apart (Store.overlappingFamilies): 0 means no series is in `body` twice. */
   overlappingFamilies: number;
   release(): void;
 }

@@ -16,12 +16,6 @@ export interface Rendered {
   body: Buffer;
   /** Render time in seconds, for telemetry. */
   seconds: number;
-  /**
-   * Families that two or more apps hold without app_label keeping them
-   * apart (Store.forEachFamily's `overlapping`): only in these can a series
-   * be in `body` twice.
-   */
-  overlappingFamilies: number;
 }
 
 export interface CompressedBody {
@@ -64,15 +58,13 @@ export class RenderCache {
     const started = process.hrtime.bigint();
     const parts: RenderPart[] = [];
     let total = 0;
-    let overlappingFamilies = 0;
-    this.store.forEachFamily((header, chunks, overlapping) => {
+    this.store.forEachFamily((header, chunks) => {
       parts.push(header);
       total += header.bytes;
       for (const c of chunks) {
         parts.push(c);
         total += c.bytes;
       }
-      if (overlapping) overlappingFamilies++;
     });
     const backing = this.takeBacking(total);
     const body = backing.buffer.subarray(0, total);
@@ -83,7 +75,7 @@ export class RenderCache {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (this.rendered) this.retire(this.rendered.backing);
-    this.rendered = { version, body, seconds, overlappingFamilies, backing };
+    this.rendered = { version, body, seconds, backing };
     this.opts.onRender?.(seconds, total);
     return this.rendered;
   }
@@ -105,10 +97,14 @@ export class RenderCache {
     };
   }
 
-  /** current() held until `release()` (see hold): for a reader that awaits, as the outputs do. */
+  /**
+   * current() held until `release()` (see hold), for a reader that awaits, as
+   * the outputs do; with the store's overlapping families, counted in the
+   * same tick, so for this very body.
+   */
   currentHeld(): { body: Buffer; overlappingFamilies: number; release: () => void } {
     const rendered = this.current();
-    return { body: rendered.body, overlappingFamilies: rendered.overlappingFamilies, release: this.hold(rendered) };
+    return { body: rendered.body, overlappingFamilies: this.store.overlappingFamilies(), release: this.hold(rendered) };
   }
 
   private takeBacking(bytes: number): Backing {

@@ -362,18 +362,27 @@ export class Store {
   /**
    * Visit every family with samples, sorted by name, with its merged header
    * and each holder's pre-rendered sample lines. Used by the render cache.
-   * `overlapping`: two or more apps hold the family and app_label does not
-   * keep all of them apart, so a series may be in it more than once (one
-   * app's lines of a family never repeat a series: checked when stored).
    */
-  forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>, overlapping: boolean) => void): void {
+  forEachFamily(visit: (header: RenderPart, chunks: Iterable<RenderPart>) => void): void {
     this.renderPending();
     if (!this.sortedNames) this.sortedNames = [...this.families.keys()].sort();
     for (const name of this.sortedNames) {
       const slot = this.families.get(name)!;
       slot.header ??= textPart(mergedHeader(slot));
-      visit(slot.header, slot.holders.values(), slot.holders.size > 1 && !allApart(slot.holders.values()));
+      visit(slot.header, slot.holders.values());
     }
+  }
+
+  /**
+   * Families in which a series may be more than once: two or more apps hold
+   * them and app_label does not keep all of those apart (one app's lines of
+   * a family never repeat a series: checked when stored). For the outputs,
+   * which leave such copies out; the scrape path never needs it.
+   */
+  overlappingFamilies(): number {
+    let n = 0;
+    for (const slot of this.families.values()) if (slot.holders.size > 1 && !allApart(slot.holders.values())) n++;
+    return n;
   }
 
   private apply(update: Update): number {
