@@ -10,9 +10,9 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/capnp_decode.js
 
-import { CapnpStreamDecoder, InboundMetrics, capnp } from '../src/codecs/capnp.js';
+import { CapnpStreamDecoder } from '../src/codecs/capnp.js';
+import { InboundMetrics, capnp, capnpEncode, capnpTsRead } from '../test/capnp_ts.js';
 import { JsonStreamDecoder } from '../src/codecs/json.js';
-import { capnpTsRead } from '../test/fuzz/properties.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
 
@@ -23,11 +23,7 @@ function series(n: number): string {
 }
 
 function build(app: string, text: string): { plain: Buffer; packed: Buffer } {
-  const m = new capnp.Message();
-  const root = m.initRoot(InboundMetrics);
-  root.setAppName(app);
-  root.setData(text);
-  return { plain: Buffer.from(m.toArrayBuffer()), packed: Buffer.from(m.toPackedArrayBuffer()) };
+  return { plain: Buffer.from(capnpEncode(app, text)), packed: Buffer.from(capnpEncode(app, text, true)) };
 }
 
 /** Run `step` (which handles `perStep` messages of `bytesPerStep` bytes) for SECONDS. */

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
-import { InboundMetrics, capnp } from '../src/codecs/capnp.js';
+import { capnpEncode } from '../test/capnp_ts.js';
 import { startPushgateway, requirePushgateway, type PushgatewayProcess } from '../test/e2e/pushgateway_process.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -185,11 +185,7 @@ export function jsonMessage(app: number, series: number, round = 0): Buffer {
 
 /** The same payload as one InboundMetrics message, standard framing (capnp-ts encoder). */
 export function capnpMessage(app: number, series: number, round = 0): Buffer {
-  const m = new capnp.Message();
-  const root = m.initRoot(InboundMetrics);
-  root.setAppName(`app${app}`);
-  root.setData(appText(app, series, round));
-  return Buffer.from(m.toArrayBuffer());
+  return Buffer.from(capnpEncode(`app${app}`, appText(app, series, round)));
 }
 
 export interface IngestResult {

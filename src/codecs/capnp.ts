@@ -5,51 +5,12 @@
 // Framing (segment table, size limits, truncation) and packing are handled
 // here by hand, incrementally; the struct is read in place by capnp_read.ts
 // (pointers, including far and double-far ones, and the two Text fields,
-// NUL-terminated and strict UTF-8). capnp-ts is used for writing messages
-// (tests, benchmarks) through the InboundMetrics class below.
+// NUL-terminated and strict UTF-8). Nothing here loads capnp-ts: the tests
+// and benchmarks write messages with it (test/capnp_ts.ts).
 
-import { createRequire } from 'node:module';
 import { CapnpFramingError, ProxyError, TooLargeError, quote } from '../errors.js';
 import type { DecoderOptions, InboundMessage, StreamDecoder } from './types.js';
 import { readInboundMetrics } from './capnp_read.js';
-
-// capnp-ts 0.7.0 ships its .ts sources next to its .d.ts files, so a static
-// `import * as capnp from 'capnp-ts'` makes tsc type-check those sources,
-// which fail under TypeScript 5.9 strict (no @types/debug, ArrayBufferLike vs
-// ArrayBuffer, an un-`declare`d property override). The package is therefore
-// loaded untyped and the few members used here are described below; the
-// runtime objects are capnp-ts's own.
-
-/** A capnp-ts Pointer (or Struct) object. */
-export interface CapnpPointer {
-  readonly segment: object;
-  byteOffset: number;
-  toString(): string;
-}
-export interface CapnpStructCtor<T extends CapnpPointer> {
-  readonly _capnp: { displayName: string; id: string; size: unknown };
-  new (segment: object, byteOffset: number, depthLimit?: number, compositeIndex?: number): T;
-}
-export interface CapnpMessage {
-  getRoot<T extends CapnpPointer>(root: CapnpStructCtor<T>): T;
-  initRoot<T extends CapnpPointer>(root: CapnpStructCtor<T>): T;
-  toArrayBuffer(): ArrayBuffer;
-  toPackedArrayBuffer(): ArrayBuffer;
-}
-export interface CapnpTs {
-  Message: new (src?: ArrayBuffer | ArrayBufferView, packed?: boolean, singleSegment?: boolean) => CapnpMessage;
-  ObjectSize: new (dataByteLength: number, pointerLength: number) => object;
-  Struct: {
-    new (segment: object, byteOffset: number, depthLimit?: number, compositeIndex?: number): CapnpPointer;
-    getPointer(index: number, s: CapnpPointer): CapnpPointer;
-    getText(index: number, s: CapnpPointer): string;
-    setText(index: number, value: string, s: CapnpPointer): void;
-  };
-  Pointer: { isNull(p: CapnpPointer): boolean };
-  Data: { fromPointer(p: CapnpPointer): { toUint8Array(): Uint8Array } };
-}
-
-export const capnp = createRequire(import.meta.url)('capnp-ts') as CapnpTs;
 
 /** Chunks shorter than this are coalesced into TAIL_BYTES buffers. */
 const SMALL_CHUNK = 512;
@@ -57,31 +18,6 @@ const TAIL_BYTES = 16 * 1024;
 
 /** More segments than any sane encoder produces for a two-field struct. */
 export const MAX_SEGMENTS = 512;
-
-/** What capnpc-ts would generate for `struct InboundMetrics` (id from `capnp compile -ocapnp`). */
-export class InboundMetrics extends capnp.Struct {
-  static readonly _capnp = {
-    displayName: 'InboundMetrics',
-    id: 'a51eb28a3fe040a9',
-    size: new capnp.ObjectSize(0, 2),
-  };
-
-  getAppName(): string {
-    return capnp.Struct.getText(0, this);
-  }
-  setAppName(value: string): void {
-    capnp.Struct.setText(0, value, this);
-  }
-  getData(): string {
-    return capnp.Struct.getText(1, this);
-  }
-  setData(value: string): void {
-    capnp.Struct.setText(1, value, this);
-  }
-  override toString(): string {
-    return 'InboundMetrics_' + super.toString();
-  }
-}
 
 /**
  * Decode one complete framed (unpacked) message. `bytes` holds exactly the

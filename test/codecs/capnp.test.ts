@@ -12,10 +12,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CapnpStreamDecoder, MAX_SEGMENTS, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
+import { CapnpStreamDecoder, MAX_SEGMENTS } from '../../src/codecs/capnp.js';
+import { InboundMetrics, capnp, capnpEncode } from '../capnp_ts.js';
 import { detectFormat } from '../../src/codecs/detect.js';
 import type { InboundMessage } from '../../src/codecs/types.js';
-import { capnpEncode, withFarText } from '../fuzz/properties.js';
+import { withFarText } from '../fuzz/properties.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCHEMA = ROOT + 'schema/metric_data.capnp';

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TARGETS, checkCapnp, checkJson, checkStore, checkText, capnpEncode, cut, type TargetName } from './properties.js';
+import { TARGETS, checkCapnp, checkJson, checkStore, checkText, cut, type TargetName } from './properties.js';
+import { capnpEncode } from '../capnp_ts.js';
 
 /** Per-target time budget in npm test; the seed varies per run so CI covers new ground, and is printed on failure. */
 const BUDGET_MS = 700;

@@ -22,9 +22,9 @@ import { parseText } from '../../src/exposition/text_parse.js';
 import type { ParsedPayload } from '../../src/exposition/model.js';
 import { renderFamilies } from '../../src/exposition/text_render.js';
 import { JsonStreamDecoder } from '../../src/codecs/json.js';
-import { CapnpStreamDecoder, InboundMetrics, capnp } from '../../src/codecs/capnp.js';
+import { CapnpStreamDecoder } from '../../src/codecs/capnp.js';
+import { capnpEncode, capnpTsRead } from '../capnp_ts.js';
 import { readInboundMetrics } from '../../src/codecs/capnp_read.js';
-import { utf8Text } from '../../src/codecs/utf8.js';
 import type { InboundMessage, StreamDecoder } from '../../src/codecs/types.js';
 import { Store } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
@@ -221,15 +221,6 @@ export function checkJson(bytes: Uint8Array, at: number[], maxMessageBytes: numb
 export const jsonProperty = () =>
   fc.property(jsonBytes, fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom(1024, 40, 1 << 20), (bytes, at, max) => checkJson(bytes, at, max));
 
-/** One InboundMetrics message, standard framing, from capnp-ts. */
-export function capnpEncode(app: string, text: string, packed = false): Uint8Array {
-  const msg = new capnp.Message();
-  const root = msg.initRoot(InboundMetrics);
-  root.setAppName(app);
-  root.setData(text);
-  return new Uint8Array(packed ? msg.toPackedArrayBuffer() : msg.toArrayBuffer());
-}
-
 const capnpPiece = (packed: boolean) =>
   fc.oneof(
     { weight: 4, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 60 })).map(([a, t]) => capnpEncode(a, t, packed)) },
@@ -264,24 +255,6 @@ export const capnpProperty = (packed: boolean) =>
   fc.property(capnpBytes(packed), fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom(1 << 20, 64, 256), (bytes, at, max) => checkCapnp(bytes, at, max, packed));
 
 // ---- the capnp struct reader against capnp-ts ------------------------------
-
-/** capnp-ts's reading of a framed message, with our checks on the Text bytes (NUL, UTF-8), or undefined when anything refuses it. */
-export function capnpTsRead(bytes: Uint8Array): InboundMessage | undefined {
-  try {
-    const root = new capnp.Message(bytes.slice().buffer as ArrayBuffer, false, false).getRoot(InboundMetrics);
-    const field = (i: number) => {
-      const p = capnp.Struct.getPointer(i, root);
-      if (capnp.Pointer.isNull(p)) return undefined;
-      const b = capnp.Data.fromPointer(p).toUint8Array();
-      return b.length > 0 && b[b.length - 1] === 0 ? utf8Text(b.subarray(0, b.length - 1)) : undefined;
-    };
-    const app = field(0);
-    const text = field(1);
-    return app === undefined || app === '' || text === undefined ? undefined : { app, text };
-  } catch {
-    return undefined;
-  }
-}
 
 /** The header size of a framed message whose segment table matches its length; undefined otherwise (the framer's to refuse). */
 function framedHeaderBytes(bytes: Uint8Array): number | undefined {

@@ -7,14 +7,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { getText, send, waitFor } from '../helpers.js';
 import { closedWithin, connect, rejected, startFromFile, trickle } from '../durability_helpers.js';
-import { InboundMetrics, capnp } from '../../src/codecs/capnp.js';
+import { capnpEncode } from '../capnp_ts.js';
 
 function capnpMessage(app: string, text: string): Buffer {
-  const msg = new capnp.Message();
-  const root = msg.initRoot(InboundMetrics);
-  root.setAppName(app);
-  root.setData(text);
-  return Buffer.from(msg.toArrayBuffer());
+  return Buffer.from(capnpEncode(app, text));
 }
 
 test('read_timeout: a JSON message trickled byte by byte is cut off read_timeout after its first byte; counted; nothing half-applied', async () => {
