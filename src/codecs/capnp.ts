@@ -20,16 +20,6 @@ const TAIL_BYTES = 16 * 1024;
 export const MAX_SEGMENTS = 512;
 
 /**
- * Decode one complete framed (unpacked) message. `bytes` holds exactly the
- * segment table and the segments, already checked for consistency.
- */
-function decodeFramedMessage(bytes: Uint8Array, headerBytes: number): InboundMessage {
-  const seg0Words = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
-  if (seg0Words === 0) throw new CapnpFramingError('message has no root pointer (segment 0 is empty)');
-  return readInboundMetrics(bytes, headerBytes);
-}
-
-/**
  * Incremental unpacker for the capnp packing scheme. Output goes to `sink` in
  * pieces of at most `scratchSize` bytes (raw runs may be passed through as
  * views of the input), so a hostile zero run cannot make it allocate more
@@ -308,7 +298,7 @@ export class CapnpStreamDecoder implements StreamDecoder {
       this.segCount = -1;
       this.expected = -1;
       this.headerBytes = 0;
-      this.out.push(decodeFramedMessage(bytes, headerBytes));
+      this.out.push(readInboundMetrics(bytes, headerBytes));
     }
   }
 

@@ -122,12 +122,17 @@ class MessageReader {
     return this.view.getUint32(this.starts[segment]! + word * 8 + 4, true);
   }
 
+  /** True for a segment of no words. */
+  isEmpty(segment: number): boolean {
+    return this.words[segment] === 0;
+  }
+
   private checkSegment(segment: number): void {
     if (segment >= this.words.length) throw new BadPointer('bounds', `segment ${segment} does not exist (the message has ${this.words.length})`);
   }
 
   /** Words [word, word + count) lie in `segment`. */
-  checkWords(segment: number, word: number, count: number, what: string): void {
+  private checkWords(segment: number, word: number, count: number, what: string): void {
     this.checkSegment(segment);
     if (word < 0 || word + count > this.words[segment]!) throw new BadPointer('bounds', `${what} at word ${word} (${count} words) is outside segment ${segment} of ${this.words[segment]} words`);
   }
@@ -143,7 +148,7 @@ export function readInboundMetrics(bytes: Uint8Array, headerBytes: number): Inbo
   const m = new MessageReader(bytes, headerBytes);
   let root: { segment: number; pointers: number; count: number };
   try {
-    m.checkWords(0, 0, 1, 'root pointer');
+    if (m.isEmpty(0)) throw new CapnpFramingError('message has no root pointer (segment 0 is empty)');
     const t = m.resolve(0, 0);
     if (t === undefined) throw new CapnpFramingError('root pointer is null');
     root = m.struct(t);
