@@ -112,8 +112,7 @@ export class ExporterProxy {
       onAccept: (u) => this.telemetry.received.inc({ receiver: u.receiver }),
       onReject: (u, err) => {
         this.telemetry.rejected.inc({ receiver: u.receiver, reason: err.reason });
-        // A probe logs its own refused rounds, once per reason (Prober).
-        if (u.receiver !== PROBE_RECEIVER) logger.warn('payload rejected', { app: u.app, source: u.source, code: err.code, err: err.message });
+        if (!u.logsRefusal) logger.warn('payload rejected', { app: u.app, source: u.source, code: err.code, err: err.message });
       },
     });
     this.telemetry = new Telemetry(() => this.store, { defaultMetrics: opts.defaultMetrics });

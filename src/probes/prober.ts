@@ -88,7 +88,8 @@ export class Prober<C extends { intervalMs: number }> {
     this.opts.roundSeconds?.set({ probe: kind.app }, (performance.now() - started) / 1000);
     if (signal.aborted || config !== this.config) return; // stopping, or reloaded meanwhile: these results answer the old list
     try {
-      sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: PROBE_RECEIVER, text, ttlMs: 0 });
+      // Refused rounds are logged here, once per reason (failed()), not by the store's hook every round.
+      sink.put({ app: kind.app, source: `${kind.app} probes`, receiver: PROBE_RECEIVER, text, ttlMs: 0, logsRefusal: true });
     } catch (err) {
       // Another app holding one of the families with another type, say (the store counts it): retried next round.
       this.failed('warn', 'probe results not stored', (err as Error).message);

@@ -41,6 +41,8 @@ export interface Update {
    * the entry keeps its source, update time, expiry and last error, and `onAccept` is not called.
    */
   bookkeeping?: boolean;
+  /** The sender logs a refusal of this update itself (onReject still sees it, to count it). */
+  logsRefusal?: boolean;
 }
 
 export interface AppInfo {
