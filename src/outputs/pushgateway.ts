@@ -42,6 +42,7 @@ export function groupUrl(config: Pick<PushOutConfig, 'url' | 'job' | 'grouping'>
  * the grouping key sets has it renamed `exported_<name>`. With neither, the
  * same bytes; to know, the text is read in slices (~75 ms per 100,000
  * series, measured), unless no family overlaps (`overlappingFamilies`).
+ * Read once: until the first copy, what was read goes out as it is.
  */
 export async function pushBody(
   store: Pick<StoreBody, 'body' | 'overlappingFamilies'>,
@@ -53,18 +54,19 @@ export async function pushBody(
   const names = ['job', ...groupingNames];
   const relabel = names.some((n) => body.includes(`{${n}="`) || body.includes(`,${n}="`));
   if (!relabel && store.overlappingFamilies === 0) return body;
-  if (!relabel) {
-    for await (const _ of familiesInSlices(body, slices, dropped));
-    if (dropped.series === 0) return body;
-  }
   const taken = new Set(names);
-  let out = '';
-  // (Without relabelling, the copies were counted by the read above.) A long family comes in parts, its header with the first.
-  for await (const { family: f, continued } of familiesInSlices(body, slices, relabel ? dropped : { series: 0 })) {
+  // Undefined while the bytes read so far go out as they are: no relabelling, no copy left out yet.
+  let out: string | undefined = relabel ? '' : undefined;
+  // A long family comes in parts, its header with the first.
+  for await (const { family: f, continued, readFrom } of familiesInSlices(body, slices, dropped)) {
+    if (out === undefined) {
+      if (dropped.series === 0) continue;
+      out = body.toString('utf8', 0, readFrom); // the first copy is in this section: what came before stands
+    }
     if (!continued) out += renderHeader(f.name, f.type, f.help);
     out += renderSamples(relabel ? renameColliding(f, taken) : f, []);
   }
-  return out;
+  return out ?? body;
 }
 
 /** The Pushgateway output for Sender: one PUT of the whole store. */

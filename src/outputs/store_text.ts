@@ -48,6 +48,11 @@ export interface FamilyPart {
   family: Family;
   /** More lines of the family the previous part was (its header already given). */
   continued: boolean;
+  /**
+   * Where in the render the text this part was parsed from starts (with the
+   * other families of its section): everything before it was read already.
+   */
+  readFrom: number;
 }
 
 /**
@@ -69,20 +74,21 @@ export const SECTION_BYTES = 96 * 1024;
  * stretch is about the parse of `maxBytes` of text.
  */
 export async function* familiesInSlices(rendered: Buffer, slices: Pick<Slices, 'pause'>, dropped: DroppedSeries, maxBytes = SECTION_BYTES): AsyncGenerator<FamilyPart> {
-  const parse = async function* (text: string, seen: SeenSeries | undefined, continued: boolean): AsyncGenerator<FamilyPart> {
+  const parse = async function* (readFrom: number, text: string, seen: SeenSeries | undefined, continued: boolean): AsyncGenerator<FamilyPart> {
     await slices.pause();
     const parsed = parseText(text, { keepFirstDuplicate: true, seen });
     if (parsed.dropped) {
       dropped.series += parsed.dropped.series;
       dropped.first ??= parsed.dropped.first;
     }
-    for (const family of parsed.families) yield { family, continued };
+    for (const family of parsed.families) yield { family, continued, readFrom };
   };
+  const wholeFamilies = (start: number, end: number) => parse(start, textOf(rendered.subarray(start, end)), undefined, false);
   let section = 0; // whole families [section, sectionEnd) not parsed yet
   let sectionEnd = 0;
   for (const f of familyRanges(rendered)) {
     if (f.end - section > maxBytes && sectionEnd > section) {
-      yield* parse(textOf(rendered.subarray(section, sectionEnd)), undefined, false);
+      yield* wholeFamilies(section, sectionEnd);
       section = sectionEnd;
     }
     if (f.end - section <= maxBytes) {
@@ -99,10 +105,10 @@ export async function* familiesInSlices(rendered: Buffer, slices: Pick<Slices, '
         if (header.length + next - from > maxBytes) break;
         to = next;
       }
-      yield* parse(textOf(Buffer.concat([header, rendered.subarray(from, to)])), seen, k > 0);
+      yield* parse(k > 0 ? from : f.start, textOf(Buffer.concat([header, rendered.subarray(from, to)])), seen, k > 0);
       from = to;
     }
     section = sectionEnd = f.end;
   }
-  if (sectionEnd > section) yield* parse(textOf(rendered.subarray(section, sectionEnd)), undefined, false);
+  if (sectionEnd > section) yield* wholeFamilies(section, sectionEnd);
 }

@@ -10,6 +10,7 @@ import { groupUrl, pushBody } from '../../src/outputs/pushgateway.js';
 import type { Slices } from '../../src/slices.js';
 import { configFromText } from '../../src/config/config.js';
 import { parseText } from '../../src/exposition/text_parse.js';
+import { renderFamilies } from '../../src/exposition/text_render.js';
 import { assertConfigProblems, send, startProxy, waitFor } from '../helpers.js';
 
 test('groupUrl: job and grouping labels as path segments, base64url where a value has a slash or is empty', () => {
@@ -105,6 +106,30 @@ test('pushBody: a series two apps hold is pushed once (the first), with or witho
     const dropped = { series: 0 };
     assert.equal(String(await pushBody({ body: Buffer.from(store), overlappingFamilies: 1 }, [], undefined, dropped)), pushed);
     assert.deepEqual(dropped, { series: 1, first: store.includes('job') ? 'm{job="x"}' : 'm{x="1"}' });
+  }
+});
+
+test('pushBody: a store read in many sections, its first copy in a later part of a long family or in the first: each copy out, everything else as the one parse of it', async () => {
+  // Families of 3,000 lines (~100 KB each, over the 96 KB a parse reads), each copy of an earlier line written right after line `after`.
+  const family = (name: string, copies: [copy: number, after: number][]) => {
+    let out = `# HELP ${name} A family.\n# TYPE ${name} counter\n`;
+    for (let i = 0; i < 3000; i++) {
+      out += `${name}{app="a${i % 7}",i="${i}"} ${i}\n`;
+      for (const [c, after] of copies) if (after === i) out += `${name}{i="${c}",app="a${c % 7}"} 0\n`;
+    }
+    return out;
+  };
+  const cases: [text: string, first: string, series: number][] = [
+    [family('clean_total', []) + family('long_total', [[5, 2999], [2999, 2999]]) + family('tail_total', [[1, 2999]]), 'long_total{i="5",app="a5"}', 3],
+    [family('clean_total', []) + family('head_total', [[3, 10]]) + family('tail_total', []), 'head_total{i="3",app="a3"}', 1],
+  ];
+  for (const [text, first, series] of cases) {
+    const dropped = { series: 0 };
+    const pushed = String(await pushBody({ body: Buffer.from(text), overlappingFamilies: 3 }, [], undefined, dropped));
+    const whole = parseText(text, { keepFirstDuplicate: true });
+    assert.deepEqual(dropped, { series, first });
+    assert.deepEqual(dropped, whole.dropped);
+    assert.equal(pushed, renderFamilies(whole.families), first);
   }
 });
 
