@@ -62,7 +62,7 @@ export interface FamilyPart {
  * touching fresh memory on this VM ran at ~150 MB/s (decoding the 7 MB
  * render of 100,000 series as one string took 27 ms, measured).
  */
-export const SECTION_BYTES = 96 * 1024;
+const SECTION_BYTES = 96 * 1024;
 
 /**
  * The families of `rendered`, the store's own render (UTF-8), parsed a

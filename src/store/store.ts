@@ -394,8 +394,7 @@ export class Store {
     if (old && old.receiver !== update.receiver && this.opts.exclusiveReceivers?.has(old.receiver)) {
       throw new AppNameError(`app name ${quote(app)} is taken by the built-in ${old.source}; choose another name`);
     }
-    const { labels, maxSeries } = this.prepareOptions(update);
-    const apart = this.appLabelled(update);
+    const { labels, maxSeries, apart } = this.prepareOptions(update);
     const prepared = update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
@@ -447,21 +446,15 @@ export class Store {
    * What prepareEntry and parseLimited take from the store for `update`, the
    * same whether the update is prepared here or in a worker thread: the
    * labels added to its samples (its own `labels` and app_label, overriding
-   * same-named ones) and the series limit per app.
+   * same-named ones) and the series limit per app; and whether app_label is
+   * among those labels (a label of that name the update brings wins over
+   * it), which keeps the app's series apart from every other app's.
    */
-  prepareOptions(update: Pick<Update, 'app' | 'labels'>): { labels: readonly Label[]; maxSeries: number | undefined } {
-    return { labels: this.addedLabels(update), maxSeries: this.opts.maxSeriesPerApp || undefined };
-  }
-
-  private addedLabels(update: Pick<Update, 'app' | 'labels'>): readonly Label[] {
+  prepareOptions(update: Pick<Update, 'app' | 'labels'>): { labels: readonly Label[]; maxSeries: number | undefined; apart: boolean } {
     const extra = update.labels ?? [];
-    return this.appLabelled(update) ? [...extra, { name: this.opts.appLabel, value: escapeLabelValue(update.app) }] : extra;
-  }
-
-  /** app_label is set on the update's series (a label of that name the update brings wins over it). */
-  private appLabelled(update: Pick<Update, 'labels'>): boolean {
     const name = this.opts.appLabel;
-    return name !== '' && !(update.labels ?? []).some((l) => l.name === name);
+    const apart = name !== '' && !extra.some((l) => l.name === name);
+    return { labels: apart ? [...extra, { name, value: escapeLabelValue(update.app) }] : extra, maxSeries: this.opts.maxSeriesPerApp || undefined, apart };
   }
 
   /**
