@@ -158,6 +158,11 @@ export class DiscoveryError extends ProxyError {
 }
 
 /** An HTTP request path that cannot be decoded (malformed percent-encoding). */
+/** An HTTP request node's parser refused before any route saw it (not HTTP, a bad header line, a bad chunked body). */
+export class BadRequestError extends ProxyError {
+  override readonly code = 'E_BAD_REQUEST';
+}
+
 export class BadUrlError extends ProxyError {
   override readonly code = 'E_BAD_URL';
 }

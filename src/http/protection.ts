@@ -12,8 +12,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthConfig, HttpConfig } from '../config/http_config.js';
+import { BadRequestError, ReadTimeoutError, TooLargeError, type ProxyError } from '../errors.js';
 
 type AnyServer = http.Server | https.Server;
 
@@ -123,9 +125,33 @@ export function installProtection(app: FastifyInstance, deps: AccessDeps): void 
   });
   app.server.on('clientError', (err: NodeJS.ErrnoException) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
-    const reason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'read_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'too_large' : 'bad_request';
-    deps.onReject(reason, err.code ?? err.message);
+    deps.onReject(clientErrorAnswer(err).error.reason, err.code ?? err.message);
   });
+}
+
+/** How a request node's HTTP parser refused (before any route) is answered, and counted (`error.reason`). */
+export function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; error: ProxyError } {
+  // (Node reports both timeouts with this one code.)
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, error: new ReadTimeoutError('request not received in time (http.headers_timeout for its headers, http.read_timeout for all of it); connection closed') };
+  if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, error: new TooLargeError(`request headers are larger than ${http.maxHeaderSize} bytes (node's --max-http-header-size); connection closed`) };
+  return { status: 400, error: new BadRequestError(`malformed HTTP request (${err.code ?? err.message}); connection closed`) };
+}
+
+/**
+ * fastify's clientErrorHandler: the plain-text `<code>: <message>` every
+ * other refusal on this port gets (fastify's default answers JSON that
+ * names no setting), then the connection closes, as node's own does.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // (As node's own handler: no answer into a response already under way.)
+  const inProgress = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (socket.writable && !inProgress?.headersSent) {
+    const { status, error } = clientErrorAnswer(err);
+    const body = `${error.code}: ${error.message}\n`;
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 function refuse(reply: FastifyReply, auth: AuthConfig, key: string, request: FastifyRequest, deps: AccessDeps): FastifyReply {

@@ -7,6 +7,7 @@ import { registerMetricsRoute, type MetricsRouteDeps } from './metrics_route.js'
 import { registerAppsRoute } from './apps_route.js';
 import type { AppInfo } from '../store/store.js';
 import { BadUrlError, ProxyError, quote } from '../errors.js';
+import { answerClientError } from './protection.js';
 
 export interface HttpDeps extends MetricsRouteDeps {
   listApps: () => AppInfo[];
@@ -45,6 +46,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     serverFactory: withFastPath(deps.serverFactory, deps.fastPath),
+    clientErrorHandler: answerClientError,
     // A path the router cannot decode gets the plain-text 400 every other
     // refusal here gets (fastify's default is JSON).
     frameworkErrors: (error, req, reply) => {

@@ -137,7 +137,8 @@ test('slow HTTP clients: headers trickled past headers_timeout and a body trickl
     const r1 = await closedWithin(s1, 3000);
     stop1();
     assert.ok(r1.afterMs >= 250 && r1.afterMs < 1500, `closed after ${r1.afterMs} ms`);
-    assert.match(r1.received, /^HTTP\/1\.1 408/);
+    assert.match(r1.received, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.ok(r1.received.endsWith('\r\n\r\nE_READ_TIMEOUT: request not received in time (http.headers_timeout for its headers, http.read_timeout for all of it); connection closed\n'), r1.received);
 
     const s2 = await connect(p.addr.http.port);
     s2.write('POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n');
@@ -147,6 +148,30 @@ test('slow HTTP clients: headers trickled past headers_timeout and a body trickl
     assert.ok(r2.afterMs >= 500 && r2.afterMs < 2000, `closed after ${r2.afterMs} ms`);
     const m = (await getText(`${p.url}/metrics`)).body;
     assert.equal(rejected(m, 'http', 'read_timeout'), 2);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a request node cannot parse gets a plain-text 400, headers over the size limit a 431, each counted', async () => {
+  const p = await startFromFile({});
+  try {
+    const garbage = await connect(p.addr.http.port);
+    garbage.write('HELLO THERE\r\n\r\n');
+    const r1 = await closedWithin(garbage, 3000);
+    assert.match(r1.received, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(r1.received, /content-type: text\/plain; charset=utf-8\r\n/i);
+    assert.ok(r1.received.endsWith('\r\n\r\nE_BAD_REQUEST: malformed HTTP request (HPE_INVALID_METHOD); connection closed\n'), r1.received);
+
+    const huge = await connect(p.addr.http.port);
+    huge.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const r2 = await closedWithin(huge, 3000);
+    assert.match(r2.received, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.match(r2.received, /E_TOO_LARGE: request headers are larger than \d+ bytes/);
+
+    const m = (await getText(`${p.url}/metrics`)).body;
+    assert.equal(rejected(m, 'http', 'bad_request'), 1);
+    assert.equal(rejected(m, 'http', 'too_large'), 1);
   } finally {
     await p.stop();
   }
