@@ -271,7 +271,7 @@ export class CapnpStreamDecoder implements StreamDecoder {
         this.headerBytes = (4 + 4 * count + 7) & ~7;
         if (this.headerBytes > this.max) {
           throw new TooLargeError(
-            `capnp segment table of ${this.headerBytes} bytes exceeds the message limit of ${this.max} bytes`,
+            `capnp segment table of ${this.headerBytes} bytes exceeds the message limit of ${this.max} bytes (receiver.max_payload_bytes)`,
           );
         }
       }
@@ -284,7 +284,7 @@ export class CapnpStreamDecoder implements StreamDecoder {
         const total = this.headerBytes + words * 8;
         if (total > this.max) {
           throw new TooLargeError(
-            `capnp message of ${total} bytes (announced by its segment table) exceeds the limit of ${this.max} bytes`,
+            `capnp message of ${total} bytes (announced by its segment table) exceeds the limit of ${this.max} bytes (receiver.max_payload_bytes)`,
           );
         }
         this.expected = total;

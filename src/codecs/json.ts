@@ -160,7 +160,7 @@ export class JsonStreamDecoder implements StreamDecoder {
   private take(part: Buffer): void {
     this.partBytes += part.length;
     if (this.partBytes > this.opts.maxMessageBytes) {
-      throw new TooLargeError(`JSON object exceeds max_payload_bytes (${this.opts.maxMessageBytes} bytes) at byte ${this.offset}`);
+      throw new TooLargeError(`JSON object exceeds receiver.max_payload_bytes (${this.opts.maxMessageBytes} bytes) at byte ${this.offset}`);
     }
     this.parts.push(part);
   }

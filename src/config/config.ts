@@ -15,7 +15,7 @@ import { readPushOut, readRemoteWrite, type PushOutConfig, type RemoteWriteConfi
 import { readConnectionStatus, readPing, readSocketStats, type ConnectionStatusConfig, type PingConfig, type SocketStatsConfig } from '../probes/config.js';
 
 const exporterRules = {
-  // Node runs one event loop; accepted for compatibility, see README.
+  // Threads in all (workers = N - 1; 0 = auto): see workerCount in workers/prepare_pool.ts.
   worker_threads: { kind: 'int', default: 0, min: 0, max: 1024 },
   concurrent_requests: { kind: 'int', default: 2048, min: 1, max: 65534 },
   scrape_expose_endpoint: { kind: 'string', default: '0.0.0.0:6555', check: hostPortProblem },

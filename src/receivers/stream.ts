@@ -66,7 +66,7 @@ export class StreamServer {
       return;
     }
     if (this.open.size >= this.opts.maxConnections) {
-      this.opts.onError(new LimitError(`connection refused: ${this.open.size} connections open, the limit (concurrent_requests)`), peer);
+      this.opts.onError(new LimitError(`connection refused: ${this.open.size} connections open, the limit (exporter.concurrent_requests)`), peer);
       socket.destroy();
       return;
     }
@@ -98,7 +98,7 @@ export class StreamServer {
       }
     };
     if (this.opts.idleTimeoutMs > 0) {
-      socket.setTimeout(this.opts.idleTimeoutMs, () => fail(new IdleTimeoutError(`no data for ${this.opts.idleTimeoutMs / 1000} s; connection closed`)));
+      socket.setTimeout(this.opts.idleTimeoutMs, () => fail(new IdleTimeoutError(`no data for ${this.opts.idleTimeoutMs / 1000} s (receiver.idle_timeout); connection closed`)));
     }
     socket.on('data', (chunk: Buffer) => {
       try {

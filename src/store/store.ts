@@ -322,7 +322,7 @@ export class Store {
       try {
         const entry = this.restoredEntry(r);
         const old = this.entries.get(entry.app);
-        if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit`);
+        if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps)`);
         this.replaceEntry(old, entry);
         this.pending.delete(entry.app);
         out.restored++;
@@ -357,7 +357,7 @@ export class Store {
     }
     packChunks(chunks); // a copy: the entry must not pin the snapshot file's buffer
     const max = this.opts.maxSeriesPerApp;
-    if (max && series > max) throw new LimitError(`app ${quote(app)} holds ${series} series; the limit per app is ${max}`);
+    if (max && series > max) throw new LimitError(`app ${quote(app)} holds ${series} series; the limit per app is ${max} (store.max_series_per_app)`);
     return { app, source: r.source, receiver: r.receiver, updatedAt: r.updatedAt, expiresAt: r.expiresAt, chunks, series };
   }
 
@@ -425,7 +425,7 @@ export class Store {
     }
     let series = 0;
     for (const c of next.values()) series += c.series;
-    if (maxSeries && series > maxSeries) throw new LimitError(`app ${quote(app)} would hold ${series} series; the limit per app is ${maxSeries}`);
+    if (maxSeries && series > maxSeries) throw new LimitError(`app ${quote(app)} would hold ${series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
 
     // Validated. A merged entry gets one buffer of its own again (so the
     // entry it replaces is not kept alive by the families it keeps); then

@@ -97,6 +97,7 @@ test('an object over maxMessageBytes is refused while it streams in; earlier obj
   const big = '{"big":"' + 'x'.repeat(5000) + '"}';
   const e = errorOf([Buffer.from('{"a":"x 1"}'), Buffer.from(big.slice(0, 3000)), Buffer.from(big.slice(3000))], 2048);
   assert.equal(e.code, 'E_TOO_LARGE');
+  assert.match(e.message, /exceeds receiver\.max_payload_bytes \(2048 bytes\)/);
   assert.deepEqual(e.before.map((m) => m.app), ['a']);
 });
 

@@ -90,7 +90,7 @@ test('idle connections are closed after idle_timeout', async () => {
       sock.on('error', () => {});
     });
     assert.ok(closed >= 150, `closed after ${closed} ms`);
-    assert.ok(p.logs.some((l) => l.includes('E_IDLE_TIMEOUT')));
+    assert.ok(p.logs.some((l) => l.includes('E_IDLE_TIMEOUT') && l.includes('(receiver.idle_timeout)')), p.logs.join('\n'));
   } finally {
     await p.stop();
   }

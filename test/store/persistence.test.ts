@@ -238,7 +238,7 @@ test('restore re-checks what it cannot re-parse: conflicting types, reserved nam
   assert.deepEqual(s.store.listApps().map((x) => x.app).sort(), ['a', 'e']);
   assert.ok(logs.some((l) => l.includes('app=b') && l.includes('declared gauge')), logs.join('\n'));
   assert.ok(logs.some((l) => l.includes('app=c') && l.includes('reserved')), logs.join('\n'));
-  assert.ok(logs.some((l) => l.includes('app=f') && l.includes('limit')), logs.join('\n'));
+  assert.ok(logs.some((l) => l.includes('app=f') && l.includes('the limit (store.max_apps)')), logs.join('\n'));
   parseText(s.text());
   fs.rmSync(dir, { recursive: true });
 });

@@ -206,6 +206,9 @@ test('limits: series per app and number of apps', () => {
   s.put('a', 'x 1\n');
   assert.equal(codeOf(() => s.put('b', 'x 1\n')), 'E_LIMIT');
   s.put('a', 'x 2\ny 2\n');
+  // A merge within the limit by itself, over it with what the app keeps: refused, naming the key; nothing changes.
+  assert.throws(() => s.put('a', 'z 3\n', { mode: 'merge' }), /app "a" would hold 3 series; the limit per app is 2 \(store\.max_series_per_app\)/);
+  assert.equal(s.text(), '# TYPE x untyped\nx 2\n# TYPE y untyped\ny 2\n');
 });
 
 test('timestamps are kept as sent', () => {
