@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { appText, benchStart, getProxyDefaults, getText, installCleanup, progress, setProxyDefaults, track, type ProxyOptions, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
+import { appText, benchStart, cpuSecondsOf, getProxyDefaults, getText, installCleanup, progress, setProxyDefaults, track, type ProxyOptions, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
 
 export interface PushOptions {
   groups: number;
@@ -155,6 +155,12 @@ export interface PushBenchResult extends PushTargetSpec {
   preloadSeconds: number;
   scrapeMs: number;
   rssMiB: number;
+  /**
+   * The target's CPU time (all its threads) per 2xx push, µs: from the start
+   * of each timed turn until it is idle again, so a Pushgateway without its
+   * check, still applying what it answered 202 to, is charged for it.
+   */
+  cpuPerPushUs: number;
 }
 
 /**
@@ -181,12 +187,12 @@ export interface PushBenchOptions {
 export async function pushBench(opts: PushBenchOptions): Promise<PushBenchResult[]> {
   const slices = opts.slices ?? 4;
   const warmupSeconds = opts.warmupSeconds ?? opts.seconds / slices;
-  const running: { spec: PushTargetSpec; url: string; pid: number; stop(): Promise<void>; preloadSeconds: number; scrapeMs: number; phases: PhaseResult[] }[] = [];
+  const running: { spec: PushTargetSpec; url: string; pid: number; stop(): Promise<void>; preloadSeconds: number; scrapeMs: number; phases: PhaseResult[]; cpuSeconds: number }[] = [];
   try {
     for (const spec of opts.targets) {
       progress(`HTTP push: ${spec.label}, preloading ${spec.groups} groups x ${opts.series} series`);
       const t = await startTarget(spec.target);
-      running.push({ spec, ...t, preloadSeconds: NaN, scrapeMs: NaN, phases: [] });
+      running.push({ spec, ...t, preloadSeconds: NaN, scrapeMs: NaN, phases: [], cpuSeconds: 0 });
       const r = running[running.length - 1];
       r.preloadSeconds = await preloadGroups(t.url, { to: spec.groups, series: opts.series });
       r.scrapeMs = (await waitForBenchSeries(t.url, spec.groups * opts.series)).ms;
@@ -200,8 +206,10 @@ export async function pushBench(opts: PushBenchOptions): Promise<PushBenchResult
     progress(`HTTP push: ${opts.clients} clients, ${running.length} targets taking turns, ${slices} x ${(opts.seconds / slices).toFixed(1)} s each`);
     for (let i = 0; i < slices; i++) {
       for (const r of running) {
+        const cpuBefore = cpuSecondsOf(r.pid);
         r.phases.push(await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: opts.seconds / slices }));
         await waitForIdle(r.pid);
+        r.cpuSeconds += cpuSecondsOf(r.pid) - cpuBefore;
       }
     }
     return running.map((r) => {
@@ -216,6 +224,7 @@ export async function pushBench(opts: PushBenchOptions): Promise<PushBenchResult
         preloadSeconds: r.preloadSeconds,
         scrapeMs: r.scrapeMs,
         rssMiB: rssOf(r.pid) / 2 ** 20,
+        cpuPerPushUs: (r.cpuSeconds / m.pushes) * 1e6,
       };
     });
   } finally {
@@ -266,7 +275,7 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--ch
   const seconds = Number(process.argv[5] ?? 10);
   const results = await pushBench({ series, clients, seconds, targets: PUSH_TARGETS.map((target) => ({ label: target, target, groups })) });
   console.log(`PUT whole groups at ${groups * series} stored series (${groups} groups x ${series}), ${clients} clients, ${seconds} s per target (4 turns each), node ${process.version}`);
-  const rows = results.map((r) => [r.label, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.preloadSeconds, r.scrapeMs, r.rssMiB]);
-  console.log(table([['target', 'pushes/s', 'series/s', 'p50 ms', 'p99 ms', 'non-2xx', 'preload s', 'scrape ms', 'RSS MiB'], ...rows]));
+  const rows = results.map((r) => [r.label, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99, String(r.failed), r.cpuPerPushUs, r.preloadSeconds, r.scrapeMs, r.rssMiB]);
+  console.log(table([['target', 'pushes/s', 'series/s', 'p50 ms', 'p99 ms', 'non-2xx', 'CPU µs/push', 'preload s', 'scrape ms', 'RSS MiB'], ...rows]));
   console.log(`(${NO_CHECK_FOOTNOTE})`);
 }
