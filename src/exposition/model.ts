@@ -66,17 +66,19 @@ export interface DroppedSeries {
  * payload and the line's offsets instead of Label objects: `labels` is parsed
  * from the line on first access, and the renderer copies the line itself.
  *
- * `name`, `value` and `timestamp` are own data properties (so `{ ...s }`
- * copies them); `labels` is an accessor on the prototype. Assigning `labels`
- * drops the link to the line, so the renderer then builds the line from the
- * labels. The payload text is held in a private field, invisible to spread,
+ * `name` and `timestamp` are own data properties; `labels` and `value` are
+ * accessors on the prototype (the value, too, is read from the line when
+ * first asked), so a copy reads them through the Sample interface: `{ ...s }`
+ * would miss both. Assigning `labels` drops the link to the line, so the
+ * renderer then builds the line from the labels. The payload text is held in a private field, invisible to spread,
  * JSON.stringify (toJSON gives the Sample fields) and assert's key
  * comparison; assert.deepStrictEqual still sees the class, so tests compare
  * plain copies (test/exposition/plain.ts).
  */
 export class TextSample implements Sample {
   readonly name: string;
-  readonly value: string;
+  /** Given, or (a canonical line) taken from the line when first asked: ingest never asks, so a push allocates no string per value. */
+  #value: string | undefined;
   readonly timestamp: string | undefined;
   #labels: readonly Label[] | undefined;
   /** The payload while the line is canonical and `labels` was not replaced. */
@@ -91,11 +93,12 @@ export class TextSample implements Sample {
   /**
    * With `labels`: a sample whose labels are already materialized (a
    * non-canonical line). With `text` instead: the canonical line
-   * text[start..end) (the parser validated it), labels parsed on demand.
+   * text[start..end) (the parser validated it), labels and value (when
+   * `value` is undefined) read from it on demand.
    */
-  constructor(name: string, value: string, timestamp: string | undefined, labels: readonly Label[] | undefined, text?: string, start = 0, close = -1, end = 0, mask = 0) {
+  constructor(name: string, value: string | undefined, timestamp: string | undefined, labels: readonly Label[] | undefined, text?: string, start = 0, close = -1, end = 0, mask = 0) {
     this.name = name;
-    this.value = value;
+    this.#value = value;
     this.timestamp = timestamp;
     this.#labels = labels ?? (text === undefined ? [] : undefined);
     this.#text = text;
@@ -110,8 +113,22 @@ export class TextSample implements Sample {
   }
 
   set labels(labels: readonly Label[]) {
+    this.#value = this.value; // (read from the line while there is one)
     this.#labels = labels;
     this.#text = undefined;
+  }
+
+  /**
+   * In a canonical line exactly one space follows the series (name and
+   * labels), and one precedes a timestamp: the value lies between.
+   */
+  get value(): string {
+    if (this.#value === undefined) {
+      const from = (this.#close >= 0 ? this.#close + 1 : this.#start + this.name.length) + 1;
+      const to = this.timestamp === undefined ? this.#end : this.#end - this.timestamp.length - 1;
+      this.#value = this.#text!.slice(from, to);
+    }
+    return this.#value;
   }
 
   /** JSON.stringify gives the Sample fields, as for a plain object. */

@@ -852,7 +852,7 @@ class TextParser {
     if (++this.series > this.maxSeries) {
       throw new LimitError(`line ${this.line}: more than ${this.maxSeries} series in one payload (maxSeries limit)`);
     }
-    st.family.samples.push(new TextSample(name, text.slice(vs, ve), timestamp, undefined, text, start, close, end, mask));
+    st.family.samples.push(new TextSample(name, undefined, timestamp, undefined, text, start, close, end, mask));
     this.fastBackoff = 0;
     return true;
   }

@@ -148,7 +148,7 @@ export function renameColliding(f: Family, taken: ReadonlySet<string>): Family {
       names.add(name);
       return { name, value: l.value };
     });
-    samples.push({ ...s, labels });
+    samples.push(s.timestamp === undefined ? { name: s.name, labels, value: s.value } : { name: s.name, labels, value: s.value, timestamp: s.timestamp });
   }
   return samples ? { ...f, samples } : f;
 }

@@ -14,7 +14,7 @@ import { parseText } from '../../src/exposition/text_parse.js';
 import { renderFamilies, renderSamples, renderSamplesAsSent, writeAsSent } from '../../src/exposition/text_render.js';
 import type { Family } from '../../src/exposition/model.js';
 import { CASES } from './cases.js';
-import { plain } from './plain.js';
+import { plain, plainFamily } from './plain.js';
 
 type Outcome = { ok: ParsedPayload } | { error: { kind: string; code: string; message: string; line?: number } };
 
@@ -238,9 +238,11 @@ describe('TextSample', () => {
   const text = 'm{b="x\\"y",a="2"} 1 17\nm 2\nm{c="3"} 3\n';
 
   it('exposes name, labels, value and timestamp; the payload link is private', () => {
-    const [s1, s2] = parseText(text).families[0]!.samples as TextSample[];
+    const [s1, s2, s3] = parseText(text).families[0]!.samples as TextSample[];
     assert.ok(s1 instanceof TextSample);
-    assert.deepStrictEqual(Object.keys(s1), ['name', 'value', 'timestamp']);
+    // labels and value are read from the line when asked (accessors): copies go through the Sample interface.
+    assert.deepStrictEqual(Object.keys(s1), ['name', 'timestamp']);
+    assert.deepStrictEqual([s1.value, s2!.value, s3!.value], ['1', '2', '3']);
     assert.deepStrictEqual(s1.labels, [{ name: 'b', value: 'x\\"y' }, { name: 'a', value: '2' }]);
     assert.equal(s1.labels, s1.labels, 'parsed once');
     assert.equal(JSON.stringify(s1), '{"name":"m","labels":[{"name":"b","value":"x\\\\\\"y"},{"name":"a","value":"2"}],"value":"1","timestamp":"17"}');
@@ -255,7 +257,7 @@ describe('TextSample', () => {
     assert.equal(renderSamples(f, []), text);
     f.samples[1]!.labels = [...f.samples[1]!.labels, { name: 'instance', value: '' }];
     assert.equal(renderSamples(f, []), 'm{b="x\\"y",a="2"} 1 17\nm{instance=""} 2\nm{c="3"} 3\n');
-    const copy = { ...f, samples: f.samples.map((s) => ({ ...s, labels: s.labels })) };
+    const copy = plainFamily(f);
     assert.equal(renderSamples(copy, []), renderSamples(f, []));
     assert.equal(renderSamples(copy, [{ name: 'c', value: 'z' }]), renderSamples(f, [{ name: 'c', value: 'z' }]));
   });

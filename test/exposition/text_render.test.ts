@@ -76,7 +76,7 @@ describe('renderSamples', () => {
   it('renders default labels the same from parsed canonical lines as from plain samples', () => {
     const text = 'g 1\ng{instance="i",a="1"} 2\ng{a="1"} 3 17\n';
     const parsed = parseText(text).families[0]!;
-    const plain = { ...parsed, samples: parsed.samples.map((x) => ({ ...x, labels: x.labels })) };
+    const plain = { ...parsed, samples: parsed.samples.map(plainSample) };
     for (const extra of [[], [{ name: 'job', value: 'j' }], [{ name: 'a', value: 'A' }]] as Label[][]) {
       assert.equal(renderSamples(parsed, extra, [{ name: 'instance', value: '' }]), renderSamples(plain, extra, [{ name: 'instance', value: '' }]));
     }
