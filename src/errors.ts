@@ -157,12 +157,12 @@ export class DiscoveryError extends ProxyError {
   override readonly code = 'E_DISCOVERY';
 }
 
-/** An HTTP request path that cannot be decoded (malformed percent-encoding). */
 /** An HTTP request node's parser refused before any route saw it (not HTTP, a bad header line, a bad chunked body). */
 export class BadRequestError extends ProxyError {
   override readonly code = 'E_BAD_REQUEST';
 }
 
+/** An HTTP request path that cannot be decoded (malformed percent-encoding). */
 export class BadUrlError extends ProxyError {
   override readonly code = 'E_BAD_URL';
 }

@@ -70,10 +70,10 @@ export interface DroppedSeries {
  * accessors on the prototype (the value, too, is read from the line when
  * first asked), so a copy reads them through the Sample interface: `{ ...s }`
  * would miss both. Assigning `labels` drops the link to the line, so the
- * renderer then builds the line from the labels. The payload text is held in a private field, invisible to spread,
- * JSON.stringify (toJSON gives the Sample fields) and assert's key
- * comparison; assert.deepStrictEqual still sees the class, so tests compare
- * plain copies (test/exposition/plain.ts).
+ * renderer then builds the line from the labels. The payload text is held
+ * in a private field, invisible to spread, JSON.stringify (toJSON gives the
+ * Sample fields) and assert's key comparison; assert.deepStrictEqual still
+ * sees the class, so tests compare plain copies (test/exposition/plain.ts).
  */
 export class TextSample implements Sample {
   readonly name: string;
