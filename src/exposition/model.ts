@@ -58,6 +58,11 @@ export interface DroppedSeries {
   first?: string;
 }
 
+/** A Sample as a plain object, `timestamp` present only when defined (as the parsers and JSON give it). */
+export function plainSample(name: string, labels: readonly Label[], value: string, timestamp: string | undefined): Sample {
+  return timestamp === undefined ? { name, labels, value } : { name, labels, value, timestamp };
+}
+
 /**
  * A sample as the text parser produces it. Most lines arrive in canonical form
  * (`name{a="x",b="y"} value[ timestamp]`: single spaces, no blanks inside the
@@ -133,8 +138,7 @@ export class TextSample implements Sample {
 
   /** JSON.stringify gives the Sample fields, as for a plain object. */
   toJSON(): Sample {
-    const { name, labels, value, timestamp } = this;
-    return timestamp === undefined ? { name, labels, value } : { name, labels, value, timestamp };
+    return plainSample(this.name, this.labels, this.value, this.timestamp);
   }
 
   /** The payload holding the sample's canonical line, or undefined (not a TextSample, not canonical, or labels replaced). */

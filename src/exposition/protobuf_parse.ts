@@ -31,6 +31,7 @@
 import { isUtf8 } from 'node:buffer';
 import { DuplicateSeriesError, LimitError, ProtobufError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload, Sample } from './model.js';
+import { plainSample } from './model.js';
 import { escapeHelp, escapeLabelValue, isValidLabelName, isValidMetricName, type ParseOptions } from './text_parse.js';
 
 /** The same limit as the text parser: `maxSeries` samples per body, LimitError beyond it. */
@@ -505,7 +506,7 @@ class Decoder {
       case GAUGE:
       case UNTYPED:
         this.addSeries(1);
-        out.push(sample(name, labels, formatGoFloat(value), timestamp));
+        out.push(plainSample(name, labels, formatGoFloat(value), timestamp));
         return;
       case SUMMARY: {
         this.addSeries(quantiles.length / 2 + 2);
@@ -516,10 +517,10 @@ class Decoder {
           this.checkExtraValue(out, first, q, name, labels, 'quantile', start);
           const withQ = labels.slice();
           withQ.push({ name: 'quantile', value: q });
-          out.push(sample(name, withQ, formatGoFloat(quantiles[i + 1]!), timestamp));
+          out.push(plainSample(name, withQ, formatGoFloat(quantiles[i + 1]!), timestamp));
         }
-        out.push(sample(name + '_sum', labels.slice(), formatGoFloat(sum), timestamp));
-        out.push(sample(name + '_count', labels, count, timestamp));
+        out.push(plainSample(name + '_sum', labels.slice(), formatGoFloat(sum), timestamp));
+        out.push(plainSample(name + '_count', labels, count, timestamp));
         return;
       }
       default: {
@@ -536,15 +537,15 @@ class Decoder {
           this.checkExtraValue(out, first, le, bucketName, labels, 'le', start);
           const withLe = labels.slice();
           withLe.push({ name: 'le', value: le });
-          out.push(sample(bucketName, withLe, counts[i]!, timestamp));
+          out.push(plainSample(bucketName, withLe, counts[i]!, timestamp));
         }
         if (!infSeen) {
           const withLe = labels.slice();
           withLe.push({ name: 'le', value: '+Inf' });
-          out.push(sample(bucketName, withLe, total, timestamp));
+          out.push(plainSample(bucketName, withLe, total, timestamp));
         }
-        out.push(sample(name + '_sum', labels.slice(), formatGoFloat(sum), timestamp));
-        out.push(sample(name + '_count', labels, total, timestamp));
+        out.push(plainSample(name + '_sum', labels.slice(), formatGoFloat(sum), timestamp));
+        out.push(plainSample(name + '_count', labels, total, timestamp));
       }
     }
   }
@@ -600,10 +601,6 @@ function seriesText(name: string, labels: Label[]): string {
   let s = name + '{';
   for (let i = 0; i < labels.length; i++) s += (i > 0 ? ',' : '') + labels[i]!.name + '="' + labels[i]!.value + '"';
   return s + '}';
-}
-
-function sample(name: string, labels: Label[], value: string, timestamp: string | undefined): Sample {
-  return timestamp === undefined ? { name, labels, value } : { name, labels, value, timestamp };
 }
 
 /**

@@ -11,6 +11,7 @@
 // instance and reported as a conflict.
 
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
+import { plainSample } from '../exposition/model.js';
 import { escapeHelp, escapeLabelValue } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 
@@ -148,7 +149,7 @@ export function renameColliding(f: Family, taken: ReadonlySet<string>): Family {
       names.add(name);
       return { name, value: l.value };
     });
-    samples.push(s.timestamp === undefined ? { name: s.name, labels, value: s.value } : { name: s.name, labels, value: s.value, timestamp: s.timestamp });
+    samples.push(plainSample(s.name, labels, s.value, s.timestamp));
   }
   return samples ? { ...f, samples } : f;
 }

@@ -6,10 +6,11 @@
 // with `timestamp` present exactly when defined.
 
 import type { Family, Label, ParsedPayload, Sample } from '../../src/exposition/model.js';
+import { plainSample as sampleOf } from '../../src/exposition/model.js';
 
 export function plainSample(s: Sample): Sample {
   const labels: Label[] = s.labels.map((l) => ({ name: l.name, value: l.value }));
-  return s.timestamp === undefined ? { name: s.name, labels, value: s.value } : { name: s.name, labels, value: s.value, timestamp: s.timestamp };
+  return sampleOf(s.name, labels, s.value, s.timestamp);
 }
 
 export function plainFamily(f: Family): Family {
