@@ -1,4 +1,4 @@
-// Bytes of a message field as text, for both stream codecs.
+// Bytes as text, strict UTF-8: the stream codecs' fields, HTTP push bodies and the outputs' read of the store.
 
 import { isAscii } from 'node:buffer';
 

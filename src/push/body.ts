@@ -11,6 +11,7 @@ import { ContentEncodingError, ParseError, TooLargeError, quote } from '../error
 import type { ParsedPayload } from '../exposition/model.js';
 import { parseText } from '../exposition/text_parse.js';
 import { parseProtobufDelimited } from '../exposition/protobuf_parse.js';
+import { utf8Text } from '../codecs/utf8.js';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -48,13 +49,14 @@ export async function decodeContent(body: Buffer, encoding: string | undefined, 
 /** Parse a decoded body in the format its Content-Type selects. */
 export function parseBody(body: Buffer, contentType: string | undefined): ParsedPayload {
   if (isDelimitedProtobuf(contentType)) return parseProtobufDelimited(body);
-  if (!isUtf8(body)) {
+  const text = utf8Text(body);
+  if (text === undefined) {
     const at = firstInvalidUtf8(body);
     let line = 1;
     for (let i = 0; i < at; i++) if (body[i] === 10) line++;
     throw new ParseError(line, `invalid UTF-8 at byte ${at} of the body`);
   }
-  return parseText(body.toString('utf8'));
+  return parseText(text);
 }
 
 /** Offset of the first byte of the first invalid UTF-8 sequence (error path only). */
