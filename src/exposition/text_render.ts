@@ -216,7 +216,7 @@ export function renderSamplesAsSent(families: readonly Family[], extraLabels: re
   const byteLength = generalAt + 2 * commaLength + 1;
   const linesAt = Math.ceil(byteLength / 4) * 4;
   const buffer = Buffer.allocUnsafeSlow(linesAt + 12 * count);
-  const bytes = buffer.subarray(0, byteLength) as RawWriteBuffer;
+  const bytes = buffer.subarray(0, byteLength) as RawBuffer;
   const table = new Int32Array(buffer.buffer, buffer.byteOffset + linesAt, 3 * count);
   table.set(lines.subarray(0, 3 * count));
   bytes.latin1Write(text, 0, text.length);
@@ -266,10 +266,10 @@ export function writeAsSent(a: LinesAsSent, first: number, count: number, dst: U
 }
 
 /** Node's Buffer with its undocumented direct read and write methods (no per-call argument checks). */
-export type RawWriteBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number; latin1Slice(start: number, end: number): string };
+export type RawBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number; latin1Slice(start: number, end: number): string };
 
 /** Write `bytes` bytes of `text` (its UTF-8 length) at `at`; returns the bytes written. ASCII, the usual case, is a plain copy. */
-export function writeText(data: RawWriteBuffer, text: string, at: number, bytes: number): number {
+export function writeText(data: RawBuffer, text: string, at: number, bytes: number): number {
   // bytes === length only for pure ASCII; utf8Write scans every character.
   return bytes === text.length ? data.latin1Write(text, at, bytes) : data.utf8Write(text, at, bytes);
 }

@@ -11,7 +11,7 @@
 // about a tenth of the exposition text.
 
 import type { DroppedSeries, Family, MetricType, Sample } from '../exposition/model.js';
-import { writeText, type RawWriteBuffer } from '../exposition/text_render.js';
+import { writeText, type RawBuffer } from '../exposition/text_render.js';
 import { unescapeHelp, unescapeLabelValue } from '../exposition/text_parse.js';
 import { familiesInSlices } from './store_text.js';
 import { goFloat } from '../push/api_json.js';
@@ -30,16 +30,16 @@ const SHORT_ASCII = 32;
  * series that made the encoding ~10x slower).
  */
 class ProtoWriter {
-  private buf: RawWriteBuffer;
+  private buf: RawBuffer;
   length = 0;
 
   constructor(initialBytes: number) {
-    this.buf = Buffer.allocUnsafe(initialBytes) as RawWriteBuffer;
+    this.buf = Buffer.allocUnsafe(initialBytes) as RawBuffer;
   }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n)) as RawWriteBuffer;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n)) as RawBuffer;
     this.buf.copy(bigger, 0, 0, this.length);
     this.buf = bigger;
   }

@@ -11,7 +11,7 @@ import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameEr
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
 import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
-import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawWriteBuffer } from '../exposition/text_render.js';
+import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
@@ -658,7 +658,7 @@ export function prepareEntry(app: string, payload: ParsedPayload, added: readonl
   const families = kept.map((f, i) => preparedFamily(f, Buffer.byteLength(texts[i]!)));
   let total = 0;
   for (const f of families) total += f.bytes;
-  const data = Buffer.allocUnsafeSlow(total) as RawWriteBuffer;
+  const data = Buffer.allocUnsafeSlow(total) as RawBuffer;
   let at = 0;
   for (let i = 0; i < texts.length; i++) at += writeText(data, texts[i]!, at, families[i]!.bytes);
   return { families, data, series: payload.series };
