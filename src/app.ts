@@ -12,6 +12,7 @@ import { Store, type Update } from './store/store.js';
 import { RenderCache } from './store/render_cache.js';
 import { Telemetry, OWN_PREFIX } from './telemetry.js';
 import { buildHttpServer } from './http/server.js';
+import { MetricsAnswers, rawMetricsRoute } from './http/metrics_route.js';
 import { createReceiver } from './receivers/sockets.js';
 import { listenError, listenTcp, listenUnix } from './receivers/listen.js';
 import type { StreamServer } from './receivers/stream.js';
@@ -123,15 +124,18 @@ export class ExporterProxy {
         this.telemetry.renderBytes.set(bytes);
       },
     });
+    const ownMetrics = () => this.ownMetrics();
+    const metrics = new MetricsAnswers({ cache: this.cache, ownMetrics });
+    const rawMetrics = rawMetricsRoute(metrics, { allowed: (req) => this.requestAllowed(req), closing: () => !this.started });
     this.http = buildHttpServer({
-      cache: this.cache,
-      ownMetrics: () => this.ownMetrics(),
+      metrics,
+      ownMetrics,
       listApps: () => this.store.listApps(),
       now: this.now,
       ready: () => this.started,
       bodyLimit: config.http.maxBodyBytes,
       serverFactory: serverFactory(config.http),
-      fastPath: (req, res) => this.rawPush?.(req, res) ?? false,
+      fastPath: (req, res) => rawMetrics(req, res) || (this.rawPush?.(req, res) ?? false),
       beforeRoutes: (app) =>
         installProtection(app, {
           config: () => this.live.http,
@@ -183,10 +187,15 @@ export class ExporterProxy {
       });
       this.rawPush = rawPushRoute(pushes, {
         maxBodyBytes: config.httpPush.maxBodyBytes,
-        allowed: (req) => requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http),
+        allowed: (req) => this.requestAllowed(req),
         closing: () => !this.started,
       });
     }
+  }
+
+  /** The access check fastify's onRequest hook makes (http/protection.ts), for the fast paths. */
+  private requestAllowed(req: IncomingMessage): boolean {
+    return requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http);
   }
 
   private async ownMetrics(): Promise<string> {

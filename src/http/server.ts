@@ -3,13 +3,17 @@
 
 import type http from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { registerMetricsRoute, type MetricsRouteDeps } from './metrics_route.js';
+import { registerMetricsRoute, type MetricsAnswers } from './metrics_route.js';
 import { registerAppsRoute } from './apps_route.js';
 import type { AppInfo } from '../store/store.js';
 import { BadUrlError, ProxyError, quote } from '../errors.js';
 import { answerClientError } from './protection.js';
 
-export interface HttpDeps extends MetricsRouteDeps {
+export interface HttpDeps {
+  /** GET /metrics, shared with its fast path (http/metrics_route.ts). */
+  metrics: MetricsAnswers;
+  /** The proxy's own metrics, for /-/metrics. */
+  ownMetrics: () => Promise<string>;
   listApps: () => AppInfo[];
   now: () => number;
   /** False until every listener is up. */
@@ -23,8 +27,8 @@ export interface HttpDeps extends MetricsRouteDeps {
   beforeRoutes?: (app: FastifyInstance) => void;
   /**
    * Sees each request before fastify (with serverFactory only): true when it
-   * has taken the request and answers it itself (the push fast path,
-   * push/raw_route.ts), false to leave it to fastify.
+   * has taken the request and answers it itself (the fast paths for pushes,
+   * push/raw_route.ts, and scrapes, rawMetricsRoute), false to leave it to fastify.
    */
   fastPath?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
@@ -55,7 +59,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     },
   });
   deps.beforeRoutes?.(app);
-  registerMetricsRoute(app, deps);
+  registerMetricsRoute(app, deps.metrics, deps.ownMetrics);
   registerAppsRoute(app, deps);
   app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('OK\n'));
   app.get('/-/ready', async (_req, reply) => (deps.ready() ? reply.type('text/plain').send('OK\n') : reply.code(503).type('text/plain').send('starting\n')));
