@@ -5,7 +5,7 @@
 // scrape, memory, ratios with their targets) and writes it to
 // bench/results-latest.txt. Every figure compared is measured in this run.
 //
-//   node dist/bench/run.js            # 10k / 100k / 1M stored series, ~10 min on 2 cores
+//   node dist/bench/run.js            # 10k / 100k / 1M stored series, ~6 min on 2 cores
 //   node dist/bench/run.js --quick    # 1k / 10k / 100k, short phases (checks the plumbing)
 //   node dist/bench/run.js --cpu-prof /tmp/prof   # every proxy child writes a .cpuprofile there
 //
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     `(1) ${NO_CHECK_FOOTNOTE}.`,
     `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, every later one replaces every app; the first ${INGEST.warmupRounds} are a warm-up, the rest are timed, each from its first write to the newest update time the proxy's /apps shows once every payload is counted), a fresh proxy per turn, every row in ${INGEST.passes} turns (all rows, then all again; per s over all its timed rounds); HTTP: PUT /metrics/job/bench/instance/<g> of a random group with new values, ${PUSH.clients} concurrent clients (undici Pool), ${PUSH.seconds} s per target in ${PUSH.slices} turns (each target idle again before the next turn) after preloading every group and one untimed warm-up turn of ${PUSH.warmupSeconds} s per target, all from a fresh load-generator process; per s = 2xx pushes/s.`,
     `HTTP CPU per 2xx push (all of the target's threads, from the start of each turn until it is idle again): ${pushResults.map((r) => `${r.label} at ${n(r.groups * SERIES)}: ${n(Math.round(r.cpuPerPushUs))} µs`).join('; ')}.`,
-    `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection; exporter-proxy, the bare server and the pushgateway take turns (${SCRAPE_SLICES} slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
+    `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection (the client reads into one reused buffer and only counts bytes, bench/scrape_client.ts: undici's body stream cost more CPU than the server it measured); exporter-proxy, the bare server and the pushgateway take turns (${SCRAPE_SLICES} slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
     `exporter-proxy first scrape after each fill (renders, then deflates once; later scrapes are served from the cache): ${scrapes.map((s) => `${n(s.size)}: ${s.ours.coldPlainMs.toFixed(0)} ms plain / ${s.ours.coldGzipMs.toFixed(0)} ms gzip`).join('; ')}.`,
     `body sizes: ${scrapes.map((s) => `${n(s.size)}: ${mb(s.ours.plain.ours.bytes)} MB plain / ${mb(s.ours.gzip.ours.bytes)} MB gzip`).join('; ')}${mid.pushgateway ? `; pushgateway at ${n(MID)}: ${mb(mid.pushgateway.plain.bytes)} / ${mb(mid.pushgateway.gzip.bytes)} MB` : ''}.`,
     `for reference, the bare server's scrape p50 plain at ${n(LARGE)} / at ${n(MID)} in this run: ${(large.ours.plain.bare.p50ms / mid.ours.plain.bare.p50ms).toFixed(1)}.`,
