@@ -46,17 +46,17 @@ export class MetricsAnswers {
   /** Answers `res`; a failure before anything is written is a plain-text 500. Never rejects. */
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const gzip = acceptsGzip(req.headers['accept-encoding']);
-    let held: ReturnType<RenderCache['currentHeld']> | undefined;
     try {
       const compressed = gzip ? await this.deps.cache.compressedCurrent() : undefined;
-      // The render buffer is reused by a later render once released: held until the response is done.
-      held = compressed ? undefined : this.deps.cache.currentHeld();
       const tail = await this.ownTail();
-      const parts = compressed ? gzipWithTail(compressed, tail) : [held!.body, tail];
-      if (held) res.once('close', held.release);
-      writeParts(res, parts, gzip);
+      // A client gone during the awaits: its 'close' has fired, and a hold taken now would never be released.
+      if (res.destroyed) return;
+      if (compressed) return writeParts(res, gzipWithTail(compressed, tail), true);
+      // The render buffer is reused by a later render once released: held until the response is done.
+      const held = this.deps.cache.currentHeld();
+      res.once('close', held.release);
+      writeParts(res, [held.body, tail], false);
     } catch (err) {
-      held?.release();
       if (res.headersSent) return void res.destroy();
       const text = `${(err as Error).message}\n`;
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });

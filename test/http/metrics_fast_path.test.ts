@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { MetricsAnswers, rawMetricsRoute } from '../../src/http/metrics_route.js';
 import { RenderCache } from '../../src/store/render_cache.js';
@@ -97,6 +97,45 @@ test('scrape fast path: a failure before the answer is a plain-text 500 naming i
     const good = await get(base, '/metrics');
     assert.equal(good.status, 200);
     assert.equal(good.body.toString(), 'own 1\n');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a scrape whose client left while its answer was made holds nothing: the render buffer is reused two renders later', async () => {
+  const store = new Store({ ttlMs: 0, appLabel: '' });
+  const put = (app: string) => store.put({ app, text: `m_${app} 1\n`, source: 's', receiver: 'tcp' });
+  put('a');
+  const cache = new RenderCache(store);
+  let asked!: () => void;
+  const wasAsked = new Promise<void>((r) => (asked = r));
+  let answer!: (text: string) => void;
+  const answers = new MetricsAnswers({
+    cache,
+    ownMetrics: () => {
+      asked();
+      return new Promise<string>((r) => (answer = r));
+    },
+  });
+  const route = rawMetricsRoute(answers, { allowed: () => true, closing: () => false });
+  const server = http.createServer((req, res) => void route(req, res));
+  const serverSide = new Promise<net.Socket>((r) => server.once('connection', r));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const first = cache.current().body.buffer;
+    const client = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    client.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await wasAsked;
+    const closed = new Promise((r) => serverSide.then((s) => s.once('close', r)));
+    client.destroy();
+    await closed;
+    answer('own 1\n');
+    await new Promise((r) => setImmediate(r));
+    put('b');
+    assert.notEqual(cache.current().body.buffer, first, 'a new render takes a new buffer while the first is current');
+    put('c');
+    assert.equal(cache.current().body.buffer, first, 'the first render buffer, released, is reused');
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
