@@ -6,6 +6,7 @@
 // scrapeOursVsBare and settledRss are the measuring pieces bench/run.ts reuses.
 
 import { request } from 'undici';
+import { ScrapeConnection } from './scrape_client.js';
 import { startProxyProcess, rssOf, jsonMessage, measureSocketIngest, mergeScrapeStats, ownMetric, scrapeLoad, startBareServer, sleep, table, type ScrapeStats } from './lib.js';
 
 export interface ScrapeLoadOptions {
@@ -25,13 +26,26 @@ export interface OursVsBare {
   gzip: { ours: ScrapeStats; bare: ScrapeStats };
 }
 
-async function timedGet(url: string, gzip: boolean): Promise<{ ms: number; body: Buffer }> {
-  const t0 = performance.now();
-  // undici.request leaves a gzip body compressed, as scrapeLoad does.
-  const res = await request(url, { headers: gzip ? { 'accept-encoding': 'gzip' } : {} });
+/** One GET with the scrape load's client (bench/scrape_client.ts), so the time is the server's, not undici's reading of the body. */
+async function timedGet(url: string, gzip: boolean): Promise<number> {
+  const conn = await ScrapeConnection.open(new URL(url));
+  try {
+    const t0 = performance.now();
+    const res = await conn.get(gzip ? { 'accept-encoding': 'gzip' } : {});
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    return ms;
+  } finally {
+    conn.close();
+  }
+}
+
+/** The body as served now, untimed (the bare server's copy). */
+async function bodyOf(url: string): Promise<Buffer> {
+  const res = await request(url);
   const body = Buffer.from(await res.body.arrayBuffer());
   if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}`);
-  return { ms: performance.now() - t0, body };
+  return body;
 }
 
 export type ModeStats = { plain: ScrapeStats; gzip: ScrapeStats };
@@ -67,15 +81,16 @@ export async function scrapeTakingTurns(urls: Record<string, string>, opts: Scra
  * reported apart.
  */
 export async function scrapeOursVsBare(metricsUrl: string, opts: ScrapeLoadOptions & { slices?: number; others?: Record<string, string> }): Promise<OursVsBare & { others: Record<string, ModeStats> }> {
-  const coldPlain = await timedGet(metricsUrl, false);
-  const coldGzip = await timedGet(metricsUrl, true);
-  const bare = await startBareServer(coldPlain.body);
+  const coldPlainMs = await timedGet(metricsUrl, false);
+  const coldGzipMs = await timedGet(metricsUrl, true);
+  const body = await bodyOf(metricsUrl);
+  const bare = await startBareServer(body);
   try {
     const { ours, bare: base, ...others } = await scrapeTakingTurns({ ...opts.others, ours: metricsUrl, bare: bare.url }, opts);
     return {
-      coldPlainMs: coldPlain.ms,
-      coldGzipMs: coldGzip.ms,
-      bodyBytes: coldPlain.body.length,
+      coldPlainMs,
+      coldGzipMs,
+      bodyBytes: body.length,
       plain: { ours: ours.plain, bare: base.plain },
       gzip: { ours: ours.gzip, bare: base.gzip },
       others,
