@@ -11,7 +11,7 @@ import { ProxyError } from './errors.js';
 import { Store, type Update } from './store/store.js';
 import { RenderCache } from './store/render_cache.js';
 import { Telemetry, OWN_PREFIX } from './telemetry.js';
-import { buildHttpServer } from './http/server.js';
+import { buildHttpServer, type FastPathGuard } from './http/server.js';
 import { MetricsAnswers, rawMetricsRoute } from './http/metrics_route.js';
 import { createReceiver } from './receivers/sockets.js';
 import { listenError, listenTcp, listenUnix } from './receivers/listen.js';
@@ -83,6 +83,7 @@ export class ExporterProxy {
   readonly push?: PushService;
   /** The push routes' fast path (before fastify), when http_push is enabled. */
   private readonly rawPush?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  private readonly fastPathGuard: FastPathGuard;
   private poller?: Poller;
   /**
    * Built-in probes (by app name) and outputs (by config section), created
@@ -126,7 +127,12 @@ export class ExporterProxy {
     });
     const ownMetrics = () => this.ownMetrics();
     const metrics = new MetricsAnswers({ cache: this.cache, ownMetrics });
-    const rawMetrics = rawMetricsRoute(metrics, { allowed: (req) => this.requestAllowed(req), closing: () => !this.started });
+    // The fast paths (GET /metrics, plain pushes) take a request only where fastify would let it through.
+    this.fastPathGuard = {
+      allowed: (req) => requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http),
+      closing: () => !this.started,
+    };
+    const rawMetrics = rawMetricsRoute(metrics, this.fastPathGuard);
     this.http = buildHttpServer({
       metrics,
       ownMetrics,
@@ -185,17 +191,8 @@ export class ExporterProxy {
           logger.warn('push rejected', { app: ctx.app, source: ctx.source, method: ctx.method, code: err.code, err: err.message });
         },
       });
-      this.rawPush = rawPushRoute(pushes, {
-        maxBodyBytes: config.httpPush.maxBodyBytes,
-        allowed: (req) => this.requestAllowed(req),
-        closing: () => !this.started,
-      });
+      this.rawPush = rawPushRoute(pushes, { ...this.fastPathGuard, maxBodyBytes: config.httpPush.maxBodyBytes });
     }
-  }
-
-  /** The access check fastify's onRequest hook makes (http/protection.ts), for the fast paths. */
-  private requestAllowed(req: IncomingMessage): boolean {
-    return requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http);
   }
 
   private async ownMetrics(): Promise<string> {

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipWithTail, type RenderCache } from '../store/render_cache.js';
+import type { FastPathGuard } from './server.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -94,14 +95,14 @@ export function registerMetricsRoute(app: FastifyInstance, answers: MetricsAnswe
  * the 104 µs of CPU a gzip scrape took at 100,000 series, A/B). Returns false to hand the
  * request on untouched: HEAD, a body, access refused, the server closing.
  */
-export function rawMetricsRoute(answers: MetricsAnswers, opts: { allowed: (req: IncomingMessage) => boolean; closing: () => boolean }): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function rawMetricsRoute(answers: MetricsAnswers, guard: FastPathGuard): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'GET') return false;
     const url = req.url ?? '';
     if (!(url === '/metrics' || url.startsWith('/metrics?'))) return false;
     const headers = req.headers;
     if (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')) return false;
-    if (opts.closing() || !opts.allowed(req)) return false;
+    if (guard.closing() || !guard.allowed(req)) return false;
     void answers.serve(req, res);
     return true;
   };

@@ -33,6 +33,16 @@ export interface HttpDeps {
   fastPath?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
+/**
+ * When a fast path may take a request, as fastify would decide it before any
+ * route: the access check of its onRequest hook (http/protection.ts), and
+ * not while closing (fastify answers 503 then).
+ */
+export interface FastPathGuard {
+  allowed: (req: http.IncomingMessage) => boolean;
+  closing: () => boolean;
+}
+
 function withFastPath(factory: HttpDeps['serverFactory'], fastPath: HttpDeps['fastPath']): HttpDeps['serverFactory'] {
   if (!factory || !fastPath) return factory;
   return (handler) =>

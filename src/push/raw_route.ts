@@ -13,16 +13,13 @@
 // fastify, which answers and counts it as before.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastPathGuard } from '../http/server.js';
 import { PUSH_PATH_PREFIXES } from './grouping.js';
 import { peerOf, type PushAnswer, type PushHandler } from './routes.js';
 
-export interface RawPushRouteOptions {
+export interface RawPushRouteOptions extends FastPathGuard {
   /** http_push.max_body_bytes: a longer body is left to fastify (its 413). */
   maxBodyBytes: number;
-  /** The access check fastify's onRequest hook makes (http/protection.ts); false: fastify refuses. */
-  allowed: (req: IncomingMessage) => boolean;
-  /** True once the server stops taking requests (fastify answers 503 then). */
-  closing: () => boolean;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
