@@ -125,8 +125,7 @@ export class ExporterProxy {
         this.telemetry.renderBytes.set(bytes);
       },
     });
-    const ownMetrics = () => this.ownMetrics();
-    const metrics = new MetricsAnswers({ cache: this.cache, ownMetrics });
+    const metrics = new MetricsAnswers({ cache: this.cache, ownMetrics: () => this.ownMetrics() });
     // The fast paths (GET /metrics, plain pushes) take a request only where fastify would let it through.
     this.fastPathGuard = {
       allowed: (req) => requestAllowed(req.method ?? '', req.url ?? '', req.headers.authorization, this.live.http),
@@ -135,7 +134,6 @@ export class ExporterProxy {
     const rawMetrics = rawMetricsRoute(metrics, this.fastPathGuard);
     this.http = buildHttpServer({
       metrics,
-      ownMetrics,
       listApps: () => this.store.listApps(),
       now: this.now,
       ready: () => this.started,

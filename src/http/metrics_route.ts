@@ -65,6 +65,11 @@ export class MetricsAnswers {
     }
   }
 
+  /** The proxy's own metrics as they are now (/-/metrics); the copy appended to /metrics may be older. */
+  ownMetrics(): Promise<string> {
+    return this.deps.ownMetrics();
+  }
+
   private ownTail(): Promise<Buffer> {
     const now = performance.now();
     if (now - this.tailMemo.at >= OWN_METRICS_MAX_AGE_MS) {
@@ -78,14 +83,14 @@ export class MetricsAnswers {
   }
 }
 
-export function registerMetricsRoute(app: FastifyInstance, answers: MetricsAnswers, ownMetrics: () => Promise<string>): void {
+export function registerMetricsRoute(app: FastifyInstance, answers: MetricsAnswers): void {
   app.get('/metrics', (request, reply) => {
     reply.hijack();
     return answers.serve(request.raw, reply.raw);
   });
   // The proxy's own metrics alone: cheap to scrape often (health dashboards,
   // benchmarks), where /metrics would re-render every stored app after a change.
-  app.get('/-/metrics', async (_request, reply) => reply.type(TEXT_CONTENT_TYPE).send(await ownMetrics()));
+  app.get('/-/metrics', async (_request, reply) => reply.type(TEXT_CONTENT_TYPE).send(await answers.ownMetrics()));
 }
 
 /**

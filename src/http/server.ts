@@ -10,10 +10,8 @@ import { BadUrlError, ProxyError, quote } from '../errors.js';
 import { answerClientError } from './protection.js';
 
 export interface HttpDeps {
-  /** GET /metrics, shared with its fast path (http/metrics_route.ts). */
+  /** GET /metrics (shared with its fast path) and /-/metrics: http/metrics_route.ts. */
   metrics: MetricsAnswers;
-  /** The proxy's own metrics, for /-/metrics. */
-  ownMetrics: () => Promise<string>;
   listApps: () => AppInfo[];
   now: () => number;
   /** False until every listener is up. */
@@ -69,7 +67,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     },
   });
   deps.beforeRoutes?.(app);
-  registerMetricsRoute(app, deps.metrics, deps.ownMetrics);
+  registerMetricsRoute(app, deps.metrics);
   registerAppsRoute(app, deps);
   app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('OK\n'));
   app.get('/-/ready', async (_req, reply) => (deps.ready() ? reply.type('text/plain').send('OK\n') : reply.code(503).type('text/plain').send('starting\n')));
