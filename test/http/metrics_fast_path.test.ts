@@ -11,7 +11,9 @@ import { MetricsAnswers, rawMetricsRoute } from '../../src/http/metrics_route.js
 import { RenderCache } from '../../src/store/render_cache.js';
 import { Store } from '../../src/store/store.js';
 import { basic } from '../durability_helpers.js';
-import { startProxy } from '../helpers.js';
+import { startProxy, tempDir, testConfig } from '../helpers.js';
+import { ExporterProxy } from '../../src/app.js';
+import { memoryLogger } from '../../src/log.js';
 
 interface Got {
   status: number;
@@ -166,3 +168,25 @@ for (const gzip of [false, true]) {
     }
   });
 }
+
+test('the proxy serves plain scrapes and pushes before fastify, and hands it the rest', async () => {
+  const proxy = new ExporterProxy({ config: testConfig(tempDir()), logger: memoryLogger(), defaultMetrics: false });
+  const reachedFastify: string[] = [];
+  proxy.http.addHook('onRequest', (request, _reply, done) => {
+    reachedFastify.push(`${request.method} ${request.url}`);
+    done();
+  });
+  const addr = await proxy.start();
+  const base = `http://127.0.0.1:${addr.http.port}`;
+  try {
+    const push = await get(base, '/metrics/job/j', { method: 'PUT', headers: { 'content-length': '4' }, body: 'm 1\n' });
+    assert.equal(push.status, 200);
+    const scrape = await get(base, '/metrics');
+    assert.match(scrape.body.toString(), /^m\{instance="",job="j"\} 1$/m);
+    assert.equal((await get(base, '/metrics', { method: 'HEAD' })).status, 200);
+    assert.equal((await get(base, '/apps')).status, 200);
+    assert.deepEqual(reachedFastify, ['HEAD /metrics', 'GET /apps']);
+  } finally {
+    await proxy.stop(1000);
+  }
+});
