@@ -5,9 +5,8 @@
 //
 // scrapeOursVsBare and settledRss are the measuring pieces bench/run.ts reuses.
 
-import { request } from 'undici';
 import { ScrapeConnection } from './scrape_client.js';
-import { startProxyProcess, rssOf, jsonMessage, measureSocketIngest, mergeScrapeStats, ownMetric, scrapeLoad, startBareServer, sleep, table, type ScrapeStats } from './lib.js';
+import { getBytes, startProxyProcess, rssOf, jsonMessage, measureSocketIngest, mergeScrapeStats, ownMetric, scrapeLoad, startBareServer, sleep, table, type ScrapeStats } from './lib.js';
 
 export interface ScrapeLoadOptions {
   seconds: number;
@@ -38,14 +37,6 @@ async function timedGet(url: string, gzip: boolean): Promise<number> {
   } finally {
     conn.close();
   }
-}
-
-/** The body as served now, untimed (the bare server's copy). */
-async function bodyOf(url: string): Promise<Buffer> {
-  const res = await request(url);
-  const body = Buffer.from(await res.body.arrayBuffer());
-  if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}`);
-  return body;
 }
 
 export type ModeStats = { plain: ScrapeStats; gzip: ScrapeStats };
@@ -83,7 +74,7 @@ export async function scrapeTakingTurns(urls: Record<string, string>, opts: Scra
 export async function scrapeOursVsBare(metricsUrl: string, opts: ScrapeLoadOptions & { slices?: number; others?: Record<string, string> }): Promise<OursVsBare & { others: Record<string, ModeStats> }> {
   const coldPlainMs = await timedGet(metricsUrl, false);
   const coldGzipMs = await timedGet(metricsUrl, true);
-  const body = await bodyOf(metricsUrl);
+  const body = await getBytes(metricsUrl); // the bare server's copy, untimed
   const bare = await startBareServer(body);
   try {
     const { ours, bare: base, ...others } = await scrapeTakingTurns({ ...opts.others, ours: metricsUrl, bare: bare.url }, opts);

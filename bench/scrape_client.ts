@@ -75,7 +75,6 @@ export class ResponseReader {
           throw new Error(`scrape client: ${end - at} bytes after the end of the response`);
       }
     }
-    if (this.state.kind === 'length' && this.state.left === 0) this.state = { kind: 'done' };
   }
 
   /** Takes the head a piece at a time: a piece may run into the body, which is not copied as a whole. */
@@ -104,7 +103,10 @@ export class ResponseReader {
     }
     this.response.contentEncoding = (headers.get('content-encoding') ?? '').toLowerCase();
     if ((headers.get('transfer-encoding') ?? '').toLowerCase() === 'chunked') this.state = { kind: 'chunk-size', line: '' };
-    else if (/^\d{1,15}$/.test(headers.get('content-length') ?? '')) this.state = { kind: 'length', left: Number(headers.get('content-length')) };
+    else if (/^\d{1,15}$/.test(headers.get('content-length') ?? '')) {
+      const left = Number(headers.get('content-length'));
+      this.state = left === 0 ? { kind: 'done' } : { kind: 'length', left };
+    }
     else if (headers.has('content-length')) throw new Error(`scrape client: bad Content-Length ${JSON.stringify(headers.get('content-length'))}`);
     else throw new Error('scrape client: a response with neither Content-Length nor chunked encoding');
   }
