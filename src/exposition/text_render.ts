@@ -31,8 +31,8 @@ export function renderHeader(name: string, type: MetricType, help?: string): str
  * that is also an extra label is the extra).
  */
 export function renderSamples(family: Family, extraLabels: readonly Label[], defaultLabels: readonly Label[] = []): string {
-  if (defaultLabels.length > 0) return renderWithExtra(family.samples, extraLabels, defaultLabels.filter((d) => !hasLabel(extraLabels, d.name)));
-  return extraLabels.length === 0 ? renderPlain(family.samples) : renderWithExtra(family.samples, extraLabels, defaultLabels);
+  if (extraLabels.length === 0 && defaultLabels.length === 0) return renderPlain(family.samples);
+  return renderWithExtra(family.samples, new AddedLabels(extraLabels, defaultLabels));
 }
 
 const NONE: readonly Label[] = [];
@@ -72,17 +72,16 @@ function renderPlain(samples: readonly Sample[]): string {
 }
 
 /** (Appending to a rope measured faster here than joining an array.) */
-function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label[], defaults: readonly Label[]): string {
+function renderWithExtra(samples: readonly Sample[], added: AddedLabels): string {
   // The added labels are the same on every line where the line has none of
-  // their names: render them once.
-  const extra = labelsText(defaults) + labelsText(extraLabels);
-  const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
+  // their names: rendered once.
+  const extra = added.comma;
   const inner = extra.slice(1);
   let out = '';
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;
     const text = TextSample.lineText(s);
-    if (text !== undefined && (TextSample.labelMask(s) & addedMask) === 0) {
+    if (text !== undefined && (TextSample.labelMask(s) & added.mask) === 0) {
       // No label of the line can be one of the added names: splice them in.
       const start = TextSample.lineStart(s);
       const close = TextSample.lineClose(s);
@@ -91,7 +90,7 @@ function renderWithExtra(samples: readonly Sample[], extraLabels: readonly Label
       else out += s.name + '{' + inner + '}' + text.slice(start + s.name.length, end) + '\n';
       continue;
     }
-    out += renderLine(s, extraLabels, defaults) + '\n';
+    out += added.renderLine(s) + '\n';
   }
   return out;
 }
@@ -168,66 +167,132 @@ export interface LinesAsSent {
  * copied as they are), no canonical line, or a payload that is not ASCII.
  */
 export function renderSamplesAsSent(families: readonly Family[], extraLabels: readonly Label[], defaultLabels: readonly Label[] = []): { asSent: LinesAsSent; sizes: number[] } | undefined {
-  const defaults = defaultLabels.filter((d) => !hasLabel(extraLabels, d.name));
-  const extra = labelsText(defaults) + labelsText(extraLabels);
-  if (extra === '') return undefined;
+  const added = new AddedLabels(extraLabels, defaultLabels);
+  if (added.comma === '') return undefined;
   const text = payloadText(families);
   if (text === undefined || Buffer.byteLength(text) !== text.length) return undefined;
-  const commaLength = Buffer.byteLength(extra);
-  const addedMask = labelNamesMask(extraLabels) | labelNamesMask(defaults);
-  let count = 0;
-  for (const f of families) count += f.samples.length;
-  // Filled here, then copied behind the bytes: one allocation per push, not two.
-  let lines = lineScratch;
-  if (lines.length < 3 * count) {
-    lines = new Int32Array(3 * count);
-    if (lines.length <= LINE_SCRATCH_MAX) lineScratch = lines; // a huge payload's table is not kept
-  }
-  const general: string[] = [];
+  const out = new LinesAsSentBuilder(text, added);
   const sizes: number[] = [];
-  let generalAt = text.length; // where the next line rendered whole goes
-  let k = 0;
   for (const f of families) {
     let size = 0;
     for (const s of f.samples) {
-      if (TextSample.lineText(s) === text && (TextSample.labelMask(s) & addedMask) === 0) {
-        const start = TextSample.lineStart(s);
+      if (TextSample.lineText(s) === text && (TextSample.labelMask(s) & added.mask) === 0) {
         const close = TextSample.lineClose(s);
-        const end = TextSample.lineEnd(s);
-        lines[k] = start;
-        lines[k + 1] = close >= 0 ? close : start + s.name.length;
-        lines[k + 2] = end;
-        size += end - start + 1 + (close >= 0 ? commaLength : commaLength + 1);
+        const start = TextSample.lineStart(s);
+        size += out.spliced(start, close >= 0 ? close : start + s.name.length, TextSample.lineEnd(s), close >= 0);
       } else {
-        const line = renderLine(s, extraLabels, defaults);
-        const n = Buffer.byteLength(line);
-        general.push(line);
-        lines[k] = generalAt;
-        lines[k + 1] = -1;
-        lines[k + 2] = generalAt + n;
-        generalAt += n + 1;
-        size += n + 1;
+        size += out.whole(added.renderLine(s));
       }
-      k += 3;
     }
     sizes.push(size);
   }
-  // Exact size, off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
-  const byteLength = generalAt + 2 * commaLength + 1;
-  const linesAt = Math.ceil(byteLength / 4) * 4;
-  const buffer = Buffer.allocUnsafeSlow(linesAt + 12 * count);
-  const bytes = buffer.subarray(0, byteLength) as RawBuffer;
-  const table = new Int32Array(buffer.buffer, buffer.byteOffset + linesAt, 3 * count);
-  table.set(lines.subarray(0, 3 * count));
-  bytes.latin1Write(text, 0, text.length);
-  let at = text.length;
-  for (const line of general) {
-    at += bytes.utf8Write(line, at);
-    bytes[at++] = NL;
+  return { asSent: out.finish(), sizes };
+}
+
+/** The labels a store adds to every line of a payload, rendered once. */
+export class AddedLabels {
+  /** The defaults that are not also extra labels (an extra label wins). */
+  readonly defaults: readonly Label[];
+  /** `,d="x",e="y"`: the defaults, then the extras, as spliced in before a line's `}` ('' when none). */
+  readonly comma: string;
+  /** Its UTF-8 length in bytes. */
+  readonly commaLength: number;
+  /** labelNamesMask of every added name: a line whose mask shares no bit with it has none of them. */
+  readonly mask: number;
+
+  constructor(
+    readonly extraLabels: readonly Label[],
+    defaultLabels: readonly Label[],
+  ) {
+    this.defaults = defaultLabels.filter((d) => !hasLabel(extraLabels, d.name));
+    this.comma = labelsText(this.defaults) + labelsText(extraLabels);
+    this.commaLength = Buffer.byteLength(this.comma);
+    this.mask = labelNamesMask(extraLabels) | labelNamesMask(this.defaults);
   }
-  bytes.utf8Write(extra, at);
-  bytes.utf8Write('{' + extra.slice(1) + '}', at + commaLength);
-  return { asSent: { bytes, lines: table, commaAt: at, commaLength, bareAt: at + commaLength }, sizes };
+
+  /** A sample's line with these labels (without its newline), built from its fields: for a line that cannot be spliced. */
+  renderLine(s: Sample): string {
+    return renderLine(s, this.extraLabels, this.defaults);
+  }
+}
+
+/**
+ * Builds one LinesAsSent: the lines of an ASCII payload in order, each
+ * either spliced (the added labels go in at its splice point) or rendered
+ * whole. Each call returns the line's rendered size in bytes, its newline
+ * included. One allocation, in finish().
+ */
+export class LinesAsSentBuilder {
+  private lines = lineScratch;
+  private k = 0;
+  private readonly general: string[] = [];
+  /** Where the next line rendered whole goes: after the payload's bytes. */
+  private generalAt: number;
+
+  constructor(
+    private readonly text: string,
+    private readonly added: AddedLabels,
+  ) {
+    this.generalAt = text.length;
+  }
+
+  /**
+   * text[start, end), the added labels spliced in at `splice`: its `}`
+   * (`labeled`) or the space after its name. (Without added labels the
+   * line is copied as it is.)
+   */
+  spliced(start: number, splice: number, end: number, labeled: boolean): number {
+    const n = this.added.commaLength;
+    this.record(start, n === 0 ? -1 : splice, end);
+    return end - start + 1 + (n === 0 || labeled ? n : n + 1);
+  }
+
+  /** A line rendered whole, without its newline. */
+  whole(line: string): number {
+    const n = Buffer.byteLength(line);
+    this.general.push(line);
+    this.record(this.generalAt, -1, this.generalAt + n);
+    this.generalAt += n + 1;
+    return n + 1;
+  }
+
+  private record(start: number, splice: number, end: number): void {
+    const k = this.k;
+    if (k + 3 > this.lines.length) {
+      const grown = new Int32Array(2 * this.lines.length);
+      grown.set(this.lines);
+      this.lines = grown;
+      if (grown.length <= LINE_SCRATCH_MAX) lineScratch = grown; // a huge payload's table is not kept
+    }
+    this.lines[k] = start;
+    this.lines[k + 1] = splice;
+    this.lines[k + 2] = end;
+    this.k = k + 3;
+  }
+
+  /** The LinesAsSent of the lines given so far (as many as `count`). */
+  finish(): LinesAsSent {
+    const { text, added } = this;
+    const count = this.k / 3;
+    // Exact size, off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
+    const byteLength = this.generalAt + 2 * added.commaLength + 1;
+    const linesAt = Math.ceil(byteLength / 4) * 4;
+    const buffer = Buffer.allocUnsafeSlow(linesAt + 12 * count);
+    const bytes = buffer.subarray(0, byteLength) as RawBuffer;
+    const table = new Int32Array(buffer.buffer, buffer.byteOffset + linesAt, 3 * count);
+    table.set(this.lines.subarray(0, 3 * count));
+    bytes.latin1Write(text, 0, text.length);
+    let at = text.length;
+    for (const line of this.general) {
+      at += bytes.utf8Write(line, at);
+      bytes[at++] = NL;
+    }
+    if (added.commaLength > 0) {
+      bytes.utf8Write(added.comma, at);
+      bytes.utf8Write('{' + added.comma.slice(1) + '}', at + added.commaLength);
+    }
+    return { bytes, lines: table, commaAt: at, commaLength: added.commaLength, bareAt: at + added.commaLength };
+  }
 }
 
 /**
@@ -276,7 +341,7 @@ export function writeText(data: RawBuffer, text: string, at: number, bytes: numb
 
 const NL = 10;
 const RBRACE = 125;
-/** renderSamplesAsSent's line table while it is being filled; reused up to LINE_SCRATCH_MAX entries (1 MB). */
+/** The line table of the LinesAsSentBuilder being filled (one at a time: each is filled and finished synchronously); reused up to LINE_SCRATCH_MAX entries (1 MB). */
 const LINE_SCRATCH_MAX = 1 << 18;
 let lineScratch = new Int32Array(3 * 1024);
 
