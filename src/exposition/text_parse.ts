@@ -314,15 +314,24 @@ const INT64_MIN_ABS = '9223372036854775808';
 
 /** `-?[0-9]{1,19}` within int64 range. */
 export function isValidTimestamp(s: string): boolean {
-  const n = s.length;
-  let i = 0;
-  const neg = s.charCodeAt(0) === MINUS;
-  if (neg) i = 1;
-  const digits = n - i;
+  return isValidTimestampAt(s, 0, s.length);
+}
+
+/** isValidTimestamp of s[from..to), without a slice. */
+export function isValidTimestampAt(s: string, from: number, to: number): boolean {
+  let i = from;
+  const neg = s.charCodeAt(i) === MINUS;
+  if (neg) i++;
+  const digits = to - i;
   if (digits < 1 || digits > 19) return false;
-  for (let k = i; k < n; k++) if (!isDigit(s.charCodeAt(k))) return false;
-  if (digits === 19) return (neg ? s.slice(1) : s) <= (neg ? INT64_MIN_ABS : INT64_MAX);
+  for (let k = i; k < to; k++) if (!isDigit(s.charCodeAt(k))) return false;
+  if (digits === 19) return s.slice(i, to) <= (neg ? INT64_MIN_ABS : INT64_MAX);
   return true;
+}
+
+/** isValidFloat of s[from..to), without a slice. */
+export function isValidFloatAt(s: string, from: number, to: number): boolean {
+  return from < to && floatSyntax(s, from, to) !== 0;
 }
 
 // ---------------------------------------------------------------------------
