@@ -1,4 +1,4 @@
-// A push body -> the family model. As in the Pushgateway: the delimited
+// A push body, made ready for its parser. As in the Pushgateway: the delimited
 // protobuf format when the Content-Type says exactly that
 // (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
 // encoding=delimited`), the text format 0.0.4 for anything else;
@@ -8,9 +8,6 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { ContentEncodingError, ParseError, TooLargeError, quote } from '../errors.js';
-import type { ParsedPayload } from '../exposition/model.js';
-import { parseText } from '../exposition/text_parse.js';
-import { parseProtobufDelimited } from '../exposition/protobuf_parse.js';
 import { utf8Text } from '../codecs/utf8.js';
 
 const gunzip = promisify(zlib.gunzip);
@@ -46,9 +43,9 @@ export async function decodeContent(body: Buffer, encoding: string | undefined, 
   }
 }
 
-/** Parse a decoded body in the format its Content-Type selects. */
-export function parseBody(body: Buffer, contentType: string | undefined): ParsedPayload {
-  if (isDelimitedProtobuf(contentType)) return parseProtobufDelimited(body);
+/** A decoded body in the text format, as text; undefined when its Content-Type selects protobuf. Throws ParseError for invalid UTF-8. */
+export function bodyText(body: Buffer, contentType: string | undefined): string | undefined {
+  if (isDelimitedProtobuf(contentType)) return undefined;
   const text = utf8Text(body);
   if (text === undefined) {
     const at = firstInvalidUtf8(body);
@@ -56,7 +53,7 @@ export function parseBody(body: Buffer, contentType: string | undefined): Parsed
     for (let i = 0; i < at; i++) if (body[i] === 10) line++;
     throw new ParseError(line, `invalid UTF-8 at byte ${at} of the body`);
   }
-  return parseText(text);
+  return text;
 }
 
 /** Offset of the first byte of the first invalid UTF-8 sequence (error path only). */

@@ -17,7 +17,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DuplicateSeriesError, LimitError, ProxyError, TooLargeError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { GroupingKeyCache, PUSH_PATH_PREFIXES, type GroupingKey } from './grouping.js';
-import { decodeContent, parseBody } from './body.js';
+import { bodyText, decodeContent } from './body.js';
+import { parseText } from '../exposition/text_parse.js';
+import { parseProtobufDelimited } from '../exposition/protobuf_parse.js';
 import type { PushService } from './service.js';
 import { metricsJson } from './api_json.js';
 
@@ -127,9 +129,12 @@ export class PushHandler {
         this.deps.push.delete(key);
         return ACCEPTED;
       }
+      const text = bodyText(body, req.contentType);
+      // A PUT like the group's last one (the usual) is stored without a parse.
+      if (text !== undefined && req.method === 'PUT' && this.deps.push.putRepeat(key, text, req.source)) return OK;
       let payload;
       try {
-        payload = parseBody(body, req.contentType);
+        payload = text === undefined ? parseProtobufDelimited(body) : parseText(text);
       } catch (err) {
         // Inconsistent rather than malformed: the Pushgateway sets the failure time for these.
         if (err instanceof DuplicateSeriesError || err instanceof LimitError) this.deps.push.recordFailure(key, req.source);

@@ -17,7 +17,7 @@
 import { GroupingKeyError, ProxyError, quote } from '../errors.js';
 import type { Family, Label, ParsedPayload } from '../exposition/model.js';
 import { formatGoFloat } from '../exposition/protobuf_parse.js';
-import type { Store } from '../store/store.js';
+import type { Store, Update } from '../store/store.js';
 import type { GroupingKey } from './grouping.js';
 
 export const PUSH_TIME = 'push_time_seconds';
@@ -61,12 +61,36 @@ export class PushService {
       if (err instanceof ProxyError && !(err instanceof GroupingKeyError)) this.recordFailure(key, source);
       throw err;
     }
-    const failure = lastValue(this.store.familyText(key.app, PUSH_FAILURE_TIME)) ?? '0';
-    families.push(timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000)), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure));
+    families.push(...this.timeFamilies(key, now));
     let series = 0;
     for (const f of families) series += f.samples.length;
+    this.put(key, source, { payload: { families, series }, mode: replace ? 'replace' : 'merge' });
+  }
+
+  /**
+   * A PUT whose body `text` repeats what the group holds, families and
+   * series, with new values (Store.repeatPrepared): applied as push() would
+   * apply its parse, without one. False, having changed nothing, when it is
+   * not such a repeat: the caller parses the text and calls push().
+   */
+  putRepeat(key: GroupingKey, text: string, source: string): boolean {
+    const tail = this.timeFamilies(key, this.now());
+    const prepared = this.store.repeatPrepared({ app: key.app, ...storeLabels(key) }, text, tail);
+    if (prepared === undefined) return false;
+    this.put(key, source, { prepared, mode: 'replace' });
+    return true;
+  }
+
+  /** push_time_seconds (now) and push_failure_time_seconds (kept), the families every push stores after the pushed ones. */
+  private timeFamilies(key: GroupingKey, now: number): Family[] {
+    const failure = lastValue(this.store.familyText(key.app, PUSH_FAILURE_TIME)) ?? '0';
+    return [timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000)), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure)];
+  }
+
+  /** Store the group's update; a store rejection also sets the failure time, and is rethrown. */
+  private put(key: GroupingKey, source: string, update: Pick<Update, 'payload' | 'prepared' | 'mode'>): void {
     try {
-      this.store.put({ app: key.app, source, receiver: RECEIVER, payload: { families, series }, ...storeLabels(key), mode: replace ? 'replace' : 'merge', ttlMs: this.ttlMs });
+      this.store.put({ app: key.app, source, receiver: RECEIVER, ...update, ...storeLabels(key), ttlMs: this.ttlMs });
     } catch (err) {
       if (err instanceof ProxyError) {
         this.storeRejections.add(err);

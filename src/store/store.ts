@@ -11,7 +11,8 @@ import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameEr
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
 import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
-import { renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
+import { AddedLabels, renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
+import { repeatAsSent } from '../exposition/text_repeat.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
 export interface Update {
@@ -395,7 +396,10 @@ export class Store {
       throw new AppNameError(`app name ${quote(app)} is taken by the built-in ${old.source}; choose another name`);
     }
     const { labels, maxSeries, apart } = this.prepareOptions(update);
-    const prepared = update.prepared ?? prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
+    const prepared =
+      update.prepared ??
+      (update.text !== undefined && update.mode !== 'merge' && old !== undefined ? repeatOf(old, update.text, labels, update.defaultLabels, []) : undefined) ??
+      prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
 
@@ -440,6 +444,19 @@ export class Store {
     else this.pending.delete(app);
     this._version++;
     return series;
+  }
+
+  /**
+   * The update that replaces the app's entry with `text` and then `tail`'s
+   * families, prepared without a parse, when the text repeats the entry
+   * (text_repeat.ts): its families in order, with their headers and
+   * series, new values only; the entry's last families are the tail's, by
+   * name. Undefined otherwise: the caller parses the text. What it returns
+   * is for `put` as the update's `prepared` (with the same labels).
+   */
+  repeatPrepared(update: Pick<Update, 'app' | 'labels' | 'defaultLabels'>, text: string, tail: readonly Family[]): PreparedEntry | undefined {
+    const old = this.entries.get(update.app);
+    return old && repeatOf(old, text, this.prepareOptions(update).labels, update.defaultLabels, tail);
   }
 
   /**
@@ -662,6 +679,29 @@ export function prepareEntry(app: string, payload: ParsedPayload, added: readonl
   let at = 0;
   for (let i = 0; i < texts.length; i++) at += writeText(data, texts[i]!, at, families[i]!.bytes);
   return { families, data, series: payload.series };
+}
+
+/** Store.repeatPrepared for the entry `old`, with the labels its update adds. */
+function repeatOf(old: Entry, text: string, added: readonly Label[], defaults: readonly Label[] | undefined, tail: readonly Family[]): PreparedEntry | undefined {
+  const count = old.chunks.size - tail.length;
+  if (count < 0) return undefined;
+  let i = 0;
+  for (const name of old.chunks.keys()) if (i++ >= count && name !== tail[i - 1 - count]!.name) return undefined;
+  const repeat = repeatAsSent(text, old.chunks, count, new AddedLabels(added, defaults ?? []), tail);
+  if (repeat === undefined) return undefined;
+  const families: PreparedFamily[] = [];
+  let series = 0;
+  i = 0;
+  for (const [name, c] of old.chunks) {
+    if (i === count) break;
+    families.push({ name, type: c.type, typeDeclared: c.declared, help: c.help, bytes: repeat.sizes[i++]!, series: c.series });
+    series += c.series;
+  }
+  for (const f of tail) {
+    families.push(preparedFamily(f, repeat.sizes[i++]!));
+    series += f.samples.length;
+  }
+  return { families, asSent: repeat.asSent, series };
 }
 
 function preparedFamily(f: Family, bytes: number): PreparedFamily {

@@ -15,18 +15,21 @@
 //   capnp    the same for the Cap'n Proto framer (standard and packed).
 //   capnp_struct  our in-place struct reader against capnp-ts reading the
 //            same framed message: the same app and text, or both refuse it.
+//   repeat   a payload after another for one app: when the store takes it
+//            as a repeat (Store.repeatPrepared, no parse), parsing it gives
+//            the same stored families, headers and lines.
 
 import fc from 'fast-check';
 import { ProxyError } from '../../src/errors.js';
 import { parseText } from '../../src/exposition/text_parse.js';
-import type { ParsedPayload } from '../../src/exposition/model.js';
+import type { Label, ParsedPayload } from '../../src/exposition/model.js';
 import { renderFamilies } from '../../src/exposition/text_render.js';
 import { JsonStreamDecoder } from '../../src/codecs/json.js';
 import { CapnpStreamDecoder } from '../../src/codecs/capnp.js';
 import { capnpEncode, capnpTsRead } from '../capnp_ts.js';
 import { readInboundMetrics } from '../../src/codecs/capnp_read.js';
 import type { InboundMessage, StreamDecoder } from '../../src/codecs/types.js';
-import { Store } from '../../src/store/store.js';
+import { Store, type Update } from '../../src/store/store.js';
 import { RenderCache } from '../../src/store/render_cache.js';
 
 /** A single call slower than this counts as a hang (inputs are at most tens of KB). */
@@ -154,6 +157,120 @@ export function checkStore(pushes: [app: number, text: string, merge: boolean][]
 }
 
 export const storeProperty = () => fc.property(fc.array(fc.tuple(fc.nat(3), expositionText, fc.boolean()), { minLength: 1, maxLength: 8 }), (p) => checkStore(p));
+
+// ---- the store's repeat path ---------------------------------------------------
+
+/** How the first payload is held when the second comes, and the labels the store adds. */
+export interface RepeatSetup {
+  appLabel: string;
+  /** Held rendered (after a scrape) rather than as sent. */
+  rendered: boolean;
+  labels?: Label[];
+  defaultLabels?: Label[];
+}
+
+/** The app's stored families (name, type, HELP, lines) and series count. */
+function storedApp(store: Store, app: string): string {
+  const a = store.getApp(app);
+  return JSON.stringify(a && { series: a.info.series, families: a.families.map((f) => [f.name, f.type, f.help, f.text]) });
+}
+
+/**
+ * Store `first` for one app, held as `setup` says, then offer `second` as
+ * a repeat. Taken (returns true) only if the parse path accepts `second`
+ * after `first` too and stores exactly the same; throws otherwise.
+ */
+export function checkRepeat(first: string, second: string, setup: RepeatSetup): boolean {
+  const newStore = () => new Store({ ttlMs: 0, appLabel: setup.appLabel, reservedPrefix: 'exporter_proxy_' });
+  const update: Update = { app: 'a', source: 'fuzz', receiver: 'tcp', labels: setup.labels, defaultLabels: setup.defaultLabels };
+  const store = newStore();
+  if (proxyErrorOr(() => store.put({ ...update, text: first })).error) return false;
+  if (setup.rendered) store.renderPending();
+  else if (store.pendingCount === 0) {
+    // Without added labels a parsed payload is stored rendered; a repeat of it is kept as sent.
+    const again = store.repeatPrepared(update, first, []);
+    if (again) store.put({ ...update, prepared: again });
+  }
+  const prepared = timed('Store.repeatPrepared', () => store.repeatPrepared(update, second, []));
+  if (!prepared) return false;
+  const fail = (why: string) => {
+    throw new Error(`a repeat ${why} (${JSON.stringify(setup)}):\nfirst  ${JSON.stringify(first)}\nsecond ${JSON.stringify(second)}`);
+  };
+  const reference = newStore();
+  reference.put({ ...update, payload: parseText(first) });
+  const parsed = proxyErrorOr(() => reference.put({ ...update, payload: parseText(second) }));
+  if (parsed.error) fail(`was taken that the parse path refuses (${parsed.error.code}: ${parsed.error.message})`);
+  const put = proxyErrorOr(() => store.put({ ...update, prepared }));
+  if (put.error) fail(`was refused by the store (${put.error.code}: ${put.error.message})`);
+  const got = storedApp(store, 'a');
+  const want = storedApp(reference, 'a');
+  if (got !== want) fail(`stored something else than the parse path:\nrepeat ${got}\nparse  ${want}`);
+  return true;
+}
+
+/** What client libraries push: families with HELP and TYPE lines, then their samples, valid and canonical (mostly). */
+const clientFamily = fc.record({
+  name: fc.constantFrom('m', 'http_requests_total', 'lat', 'q', 'a:b', '_x', 'up'),
+  help: fc.option(fc.string({ unit: fc.constantFrom('x', ' ', '\\\\', '\\n', '"'), maxLength: 8 })),
+  type: fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped', undefined),
+  // ASCII, as most payloads are (a payload that is not is never taken as a repeat).
+  labels: fc.uniqueArray(fc.tuple(fc.constantFrom('code', 'path', '_', 'a'), fc.string({ unit: fc.constantFrom('a', ' ', '\\\\', '\\"', '\\n', '}', '{', ',', '=', '#'), maxLength: 6 })), { selector: (l) => l[0], maxLength: 2 }),
+  series: fc.integer({ min: 1, max: 3 }),
+});
+const clientText = fc
+  .tuple(fc.uniqueArray(clientFamily, { selector: (f) => f.name, minLength: 1, maxLength: 4 }), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean())
+  .map(([families, nl, end]) => {
+    const lines: string[] = [];
+    for (const f of families) {
+      if (f.help !== null) lines.push(`# HELP ${f.name} ${f.help}`);
+      if (f.type !== undefined) lines.push(`# TYPE ${f.name} ${f.type}`);
+      const own = f.labels.map(([n, v]) => `${n}="${v}"`);
+      const series = (name: string, more: string[]) => (more.length ? `${name}{${more.join(',')}}` : name);
+      for (let i = 0; i < f.series; i++) {
+        if (f.type === 'histogram') lines.push(`${series(f.name + '_bucket', [...own, `le="${['0.5', '1', '+Inf'][i]}"`])} ${i}`);
+        else if (f.type === 'summary') lines.push(`${series(f.name, [...own, `quantile="${['0.5', '0.9', '0.99'][i]}"`])} ${i}`);
+        else lines.push(`${series(f.name, i === 0 ? own : [...own, `i="${i}"`])} ${i}`);
+      }
+      if (f.type === 'histogram' || f.type === 'summary') lines.push(`${series(f.name + '_sum', own)} 1.5`, `${series(f.name + '_count', own)} 3`);
+    }
+    return lines.join(nl) + (end ? nl : '');
+  });
+
+const REPEAT_VALUES = ['7', '-0', '1e3', '+Inf', 'NaN', '.5', '5.', '2 1395066363000', '-1 -5'];
+const REPEAT_BAD_VALUES = ['0x1', 'abc', '', '1e400', '2 x', '2 ', '2\t', '3  4', '1 2 3'];
+const REPEAT_EDITS = [' ', '\n', '\r', '#', '"', '}', ',', 'a', 'é', '{', '\\', '# c\n'];
+
+/** A second payload from the first: its sample lines' values replaced (some by bad ones), then maybe one edit at one place. */
+const repeatPair = fc.oneof({ weight: 3, arbitrary: clientText }, { weight: 1, arbitrary: expositionText }).chain((first) =>
+  fc
+    .tuple(
+      fc.constant(first),
+      fc.array(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...REPEAT_VALUES) }, { weight: 1, arbitrary: fc.constantFrom(...REPEAT_BAD_VALUES) }), { minLength: 1, maxLength: 4 }),
+      fc.option(fc.tuple(fc.nat(), fc.constantFrom(...REPEAT_EDITS), fc.nat(3)), { freq: 2 }),
+    )
+    .map(([first, values, edit]) => {
+      let k = 0;
+      let second = first.replace(/^([^#\n].*) [^ \n]*?(\r?)$/gm, (_line: string, series: string, cr: string) => `${series} ${values[k++ % values.length]}${cr}`);
+      if (edit !== null) {
+        const [at, text, drop] = edit;
+        const i = at % (second.length + 1);
+        second = second.slice(0, i) + text + second.slice(i + drop);
+      }
+      return [first, second] as const;
+    }),
+);
+
+const repeatSetup = fc.record({
+  appLabel: fc.constantFrom('', 'app'),
+  rendered: fc.boolean(),
+  labels: fc.constantFrom([], [{ name: 'job', value: 'j' }], [{ name: 'a', value: 'x\\"y' }]),
+  defaultLabels: fc.constantFrom([], [{ name: 'instance', value: '' }]),
+});
+
+/** The repeat target's inputs: two payloads and how the store holds the first. */
+export const repeatInputs = fc.tuple(repeatPair, repeatSetup);
+
+export const repeatProperty = () => fc.property(repeatInputs, ([[first, second], setup]) => void checkRepeat(first, second, setup));
 
 // ---- stream decoders: arbitrary bytes, arbitrary chunkings -----------------
 
@@ -324,12 +441,13 @@ const capnpStructBytes = fc
 
 export const capnpStructProperty = () => fc.property(capnpStructBytes, (bytes) => checkCapnpStruct(bytes));
 
-export type TargetName = 'text' | 'store' | 'json' | 'capnp' | 'capnp_packed' | 'capnp_struct';
+export type TargetName = 'text' | 'store' | 'repeat' | 'json' | 'capnp' | 'capnp_packed' | 'capnp_struct';
 /** Each target's property (inputs are opaque to the runners). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const TARGETS: Record<TargetName, () => fc.IProperty<any>> = {
   text: textProperty,
   store: storeProperty,
+  repeat: repeatProperty,
   json: jsonProperty,
   capnp: () => capnpProperty(false),
   capnp_packed: () => capnpProperty(true),

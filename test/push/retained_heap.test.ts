@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Store } from '../../src/store/store.js';
 import { PushService } from '../../src/push/service.js';
-import { parseBody } from '../../src/push/body.js';
+import { parseText } from '../../src/exposition/text_parse.js';
 import { parseGroupingPath } from '../../src/push/grouping.js';
 
 setFlagsFromString('--expose-gc');
@@ -30,7 +30,7 @@ function payload(group: number, help = 'A counter with a long enough name.', ser
 function heapPerGroup(payloadOf: (g: number) => string, groups = 2000): { perGroup: number; store: Store } {
   const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
   const push = new PushService({ store });
-  const putGroup = (g: number) => push.push(parseGroupingPath(`/metrics/job/retained/instance/i${g}`), parseBody(Buffer.from(payloadOf(g)), 'text/plain'), g % 2 === 0, '127.0.0.1:1');
+  const putGroup = (g: number) => push.push(parseGroupingPath(`/metrics/job/retained/instance/i${g}`), parseText(payloadOf(g)), g % 2 === 0, '127.0.0.1:1');
   for (let g = 0; g < 200; g++) putGroup(g); // warm up: code, shapes and the families' slots
   const before = liveHeap();
   for (let g = 200; g < 200 + groups; g++) putGroup(g);

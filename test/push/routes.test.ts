@@ -341,3 +341,46 @@ test('GET /api/v1/status and PUT /api/v1/admin/wipe', async () => {
   assert.deepEqual((await r.app.inject({ method: 'GET', url: '/api/v1/metrics' })).json(), { status: 'success', data: [] });
   await r.close();
 });
+
+test('a PUT that repeats the group (same families and series, new values) is stored without a parse, as a parse would store it', async () => {
+  const r = pushRig();
+  const taken: boolean[] = [];
+  const putRepeat = r.push.putRepeat.bind(r.push);
+  r.push.putRepeat = (...args) => {
+    let ok = true; // unless it returns false: a repeat the store then refuses throws
+    try {
+      return (ok = putRepeat(...args));
+    } finally {
+      taken.push(ok);
+    }
+  };
+  const body = (v: string) => `# HELP req Requests.\n# TYPE req counter\nreq{code="200"} ${v}\nreq{code="500"} 1\n`;
+  const put = async (payload: string) => (await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload })).statusCode;
+  assert.equal(await put(body('1')), 200);
+  r.clock.now += 10_000;
+  assert.equal(await put(body('2')), 200);
+  const expected = (v: string, pushed: string, failed = '0') => [`push_failure_time_seconds{instance="",job="j"} ${failed}`, `push_time_seconds{instance="",job="j"} ${pushed}`, `req{code="200",instance="",job="j"} ${v}`, 'req{code="500",instance="",job="j"} 1'];
+  assert.deepEqual(r.lines(), expected('2', '1.70000001e+09'));
+  assert.match(r.metrics(), /# HELP req Requests\.\n# TYPE req counter\n/);
+  // r.lines() rendered the group (as a scrape does): the next repeat is compared with the rendered lines.
+  r.clock.now += 10_000;
+  assert.equal(await put(body('3')), 200);
+  assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
+  assert.deepEqual(taken, [false, true, true], 'the first PUT was parsed, the repeats were not');
+
+  // A repeat with a bad value is parsed, and refused with the parser's error.
+  const bad = await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload: body('x') });
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.body, /^E_PARSE: line 3: /);
+  assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
+  // A repeat the store refuses (a limit lowered since): refused as a parsed push is. (Its failure time
+  // is not stored either: the group is over the new limit, so its bookkeeping update is refused too.)
+  r.store.configure({ maxSeriesPerApp: 3 });
+  r.clock.now += 10_000;
+  const over = await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload: body('4') });
+  assert.equal(over.statusCode, 400);
+  assert.match(over.body, /^E_LIMIT: app "job=\\"j\\"" sent 4 series; the limit per app is 3/);
+  assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
+  assert.deepEqual(taken.slice(3), [false, true], 'the bad value was not taken as a repeat, the one over the limit was');
+  await r.close();
+});

@@ -1,0 +1,140 @@
+// The store's repeat path (exposition/text_repeat.ts): a payload that repeats
+// what the app holds is stored without a parse. Each case pushes a first and
+// a second payload, in every way the first can be held (as sent or rendered,
+// with and without added labels); checkRepeat (shared with the fuzz target)
+// asserts that a repeat stores exactly what the parse path stores, and the
+// table says whether it must be taken.
+
+import { describe, it, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Store } from '../../src/store/store.js';
+import { AddedLabels } from '../../src/exposition/text_render.js';
+import { repeatAsSent } from '../../src/exposition/text_repeat.js';
+import { checkRepeat, repeatInputs, type RepeatSetup } from '../fuzz/properties.js';
+
+const JOB = [{ name: 'job', value: 'j' }];
+const INSTANCE = [{ name: 'instance', value: '' }];
+
+const SETUPS: Record<string, RepeatSetup> = {
+  'pushed group, as sent': { appLabel: '', rendered: false, labels: JOB, defaultLabels: INSTANCE },
+  'pushed group, rendered': { appLabel: '', rendered: true, labels: JOB, defaultLabels: INSTANCE },
+  'app_label, as sent': { appLabel: 'app', rendered: false },
+  'app_label, rendered': { appLabel: 'app', rendered: true },
+  'no added labels, as sent': { appLabel: '', rendered: false },
+  'no added labels, rendered': { appLabel: '', rendered: true },
+};
+
+const BASE = '# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total{code="200",path="/a"} 1\nhttp_requests_total{code="500",path="/a"} 2\n# TYPE up gauge\nup 1\n';
+const HIST = '# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le="0.5"} 1\nlat_bucket{le="+Inf"} 2\nlat_sum 0.7\nlat_count 2\n# TYPE q summary\nq{quantile="0.5"} 1\nq_sum 3\nq_count 4\n';
+
+/** [what, first, second, taken as a repeat] */
+const CASES: [string, string, string, boolean][] = [
+  ['new values', BASE, BASE.replace('} 1', '} 10').replace('} 2', '} 20').replace('up 1', 'up 0'), true],
+  ['the same payload', BASE, BASE, true],
+  ['every value form', 'a 1\nb 1\nc 1\nd 1\ne 1\nf 1\ng 1\n', 'a NaN\nb +Inf\nc -Inf\nd 1e3\ne -0\nf .5\ng 5.\n', true],
+  ['timestamps added, changed, dropped', 'a 1\nb 1 100\nc 1 100\n', 'a 1 -5\nb 1 200\nc 1\n', true],
+  ['histogram and summary', HIST, HIST.replace('} 1', '} 5').replace('0.7', '9.25'), true],
+  ['CRLF lines', BASE.replaceAll('\n', '\r\n'), BASE.replaceAll('\n', '\r\n').replace('up 1', 'up 2'), true],
+  ['no newline at the end', 'a{x="1"} 1\nb 2', 'a{x="1"} 3\nb 4', true],
+  ['escapes and look-alikes in label values', 'm{a="\\"} 5 ,j=\\"x\\"",b="\\\\\\n{"} 1\n', 'm{a="\\"} 5 ,j=\\"x\\"",b="\\\\\\n{"} 2\n', true],
+  ['first held line not canonical: the new one is', 'm{a="1"}   1  \n', 'm{a="1"} 2\n', true],
+  ['an empty label value (rendered whole, both times)', 'm{a="",b="1"} 1\n', 'm{a="",b="1"} 2\n', true],
+  ['a series added', BASE, BASE + 'up{x="1"} 1\n', false],
+  ['a series dropped', BASE, BASE.replace('http_requests_total{code="500",path="/a"} 2\n', ''), false],
+  ['two series swapped', 'a{x="1"} 1\na{x="2"} 1\n', 'a{x="2"} 1\na{x="1"} 1\n', false],
+  ['families swapped', 'a 1\nb 1\n', 'b 1\na 1\n', false],
+  ['a label value changed', BASE, BASE.replace('/a"} 1', '/b"} 1'), false],
+  ['HELP changed', BASE, BASE.replace('Requests.', 'Requests'), false],
+  ['HELP added', 'a 1\n', '# HELP a x\na 1\n', false],
+  ['TYPE changed', BASE, BASE.replace('up gauge', 'up counter'), false],
+  ['TYPE dropped', BASE, BASE.replace('# TYPE up gauge\n', ''), false],
+  ['TYPE before HELP', '# HELP a x\n# TYPE a gauge\na 1\n', '# TYPE a gauge\n# HELP a x\na 1\n', false],
+  ['a comment', BASE, '# hi\n' + BASE, false],
+  ['a blank line', BASE, BASE + '\n', false],
+  ['a header without samples', BASE, BASE + '# TYPE other counter\n', false],
+  ['a bad value', BASE, BASE.replace('up 1', 'up one'), false],
+  ['a value out of range', BASE, BASE.replace('up 1', 'up 1e400'), false],
+  ['a hex value', BASE, BASE.replace('up 1', 'up 0x1'), false],
+  ['two spaces before the value', BASE, BASE.replace('up 1', 'up  1'), false],
+  ['a tab before the value', BASE, BASE.replace('up 1', 'up\t1'), false],
+  ['a trailing blank', BASE, BASE.replace('up 1', 'up 1 '), false],
+  ['a bad timestamp', BASE, BASE.replace('up 1', 'up 1 1.5'), false],
+  ['a timestamp out of range', BASE, BASE.replace('up 1', 'up 1 9223372036854775808'), false],
+  ['a leading blank', BASE, BASE.replace('up 1', ' up 1'), false],
+  ['not ASCII', 'm{a="x"} 1\n', 'm{a="x"} 1\n# HELP é\n', false],
+  ['not ASCII in a label value, both times', 'm{a="é"} 1\n', 'm{a="é"} 2\n', false],
+  ['the labels dropped', 'm{a="1"} 1\n', 'm 1\n', false],
+  ['a duplicate of the line before', 'a{x="1"} 1\n', 'a{x="1"} 1\na{x="1"} 1\n', false],
+  ['empty', 'a 1\n', '', false],
+];
+
+describe('a payload that repeats the held one is stored as the parse path stores it', () => {
+  for (const [setupName, setup] of Object.entries(SETUPS)) {
+    it(setupName, () => {
+      for (const [what, first, second, taken] of CASES) assert.equal(checkRepeat(first, second, setup), taken, what);
+    });
+  }
+});
+
+test('added labels named le or quantile never take the repeat path', () => {
+  for (const name of ['le', 'quantile']) {
+    assert.equal(checkRepeat('m{a="1"} 1\n', 'm{a="1"} 2\n', { appLabel: '', rendered: true, labels: [{ name, value: '1' }] }), false, name);
+  }
+});
+
+test('added labels other than the held ones: not a repeat', () => {
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
+  const update = { app: 'a', source: 't', receiver: 'tcp' };
+  store.put({ ...update, text: 'm{a="1"} 1\n', labels: JOB });
+  assert.ok(store.repeatPrepared({ ...update, labels: JOB }, 'm{a="1"} 2\n', []), 'the same labels: a repeat');
+  assert.equal(store.repeatPrepared({ ...update, labels: [{ name: 'job', value: 'k' }] }, 'm{a="1"} 2\n', []), undefined);
+  store.renderPending();
+  assert.equal(store.repeatPrepared({ ...update, labels: [{ name: 'job', value: 'k' }] }, 'm{a="1"} 2\n', []), undefined, 'held rendered');
+  assert.equal(store.repeatPrepared({ app: 'other', labels: JOB }, 'm{a="1"} 2\n', []), undefined, 'an app with no entry');
+});
+
+test('a socket update (text) that repeats its app is stored without a parse, kept as sent', () => {
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
+  const put = (text: string) => store.put({ app: 'a', source: 't', receiver: 'tcp', text });
+  put('# TYPE m counter\nm{a="1"} 1\n');
+  // Parsed without added labels, an entry is stored rendered; the repeat path keeps its lines as sent.
+  assert.equal(store.pendingCount, 0);
+  put('# TYPE m counter\nm{a="1"} 2\n');
+  assert.equal(store.pendingCount, 1, 'the repeat path took it');
+  assert.equal(store.familyText('a', 'm'), 'm{a="1"} 2\n');
+  put('# TYPE m gauge\nm{a="1"} 3\n');
+  assert.equal(store.pendingCount, 0, 'another TYPE: parsed');
+  assert.equal(store.getApp('a')!.families[0]!.type, 'gauge');
+});
+
+test('a family held with the tail named differently, or missing: not a repeat', () => {
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
+  const update = { app: 'a', source: 't', receiver: 'tcp', labels: JOB };
+  store.put({ ...update, text: 'm 1\nt 5\n' });
+  const tail = (name: string) => [{ name, type: 'gauge' as const, typeDeclared: false, samples: [{ name, labels: [], value: '6' }] }];
+  const prepared = store.repeatPrepared(update, 'm 2\n', tail('t'));
+  assert.ok(prepared, 'the held entry ends with the tail family');
+  store.put({ ...update, prepared });
+  assert.equal(store.familyText('a', 't'), 't{job="j"} 6\n');
+  assert.equal(store.familyText('a', 'm'), 'm{job="j"} 2\n');
+  assert.equal(store.repeatPrepared(update, 'm 2\n', tail('u')), undefined, 'another tail name');
+  assert.equal(store.repeatPrepared(update, 'm 2\n', [...tail('t'), ...tail('t2')]), undefined, 'a longer tail than held');
+});
+
+test('the repeat fuzz target takes a fair share of its inputs as repeats (it is not vacuous)', () => {
+  const inputs = fc.sample(repeatInputs, { seed: 7, numRuns: 600 });
+  const taken = inputs.filter(([[first, second], setup]) => checkRepeat(first, second, setup)).length;
+  assert.ok(taken >= 30, `only ${taken} of ${inputs.length} taken`);
+});
+
+test('held lines the renderer never writes (`{}`, a trailing comma) are not trusted as a series prefix', () => {
+  const added = new AddedLabels([{ name: 'job', value: 'j' }], []);
+  const held = (line: string) => {
+    const data = Buffer.from(line + '\n');
+    return [['m', { type: 'untyped', declared: false, series: 1, data, start: 0, bytes: data.length, asSent: undefined, firstLine: 0 }]] as const;
+  };
+  assert.ok(repeatAsSent('m{a="1"} 2\n', held('m{a="1",job="j"} 1'), 1, added, []), 'a line as the store holds it');
+  assert.equal(repeatAsSent('m{} 2\n', held('m{,job="j"} 1'), 1, added, []), undefined);
+  assert.equal(repeatAsSent('m{a="1",} 2\n', held('m{a="1",,job="j"} 1'), 1, added, []), undefined);
+});
