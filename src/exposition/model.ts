@@ -7,6 +7,26 @@
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
+/** Every MetricType, as a TYPE line writes it. */
+export const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+/** The sample names a histogram or summary family claims, as suffixes of its name (other types claim none). */
+export const TYPE_SUFFIXES: Readonly<Record<string, readonly string[]>> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
+
+/** The names other than its own that a family `name` of `type` claims for its samples (none but for a histogram or summary). */
+export function claimedNames(name: string, type: string): string[] {
+  return (TYPE_SUFFIXES[type] ?? []).map((suffix) => name + suffix);
+}
+
+/** Each histogram or summary family that would claim `name` for its samples: its name and type. */
+export function claimants(name: string): { base: string; type: MetricType }[] {
+  const out: { base: string; type: MetricType }[] = [];
+  for (const [type, suffixes] of Object.entries(TYPE_SUFFIXES)) {
+    for (const suffix of suffixes) if (name.endsWith(suffix)) out.push({ base: name.slice(0, -suffix.length), type: type as MetricType });
+  }
+  return out;
+}
+
 export interface Label {
   name: string;
   /** Escaped as in the text format, without the surrounding quotes. */

@@ -47,7 +47,7 @@
 //  * Timestamps: `-?[0-9]{1,19}` within int64 range.
 
 import { DuplicateSeriesError, LimitError, ParseError, quote } from '../errors.js';
-import { TextSample, labelBit } from './model.js';
+import { METRIC_TYPES, TextSample, claimedNames, labelBit } from './model.js';
 import type { DroppedSeries, Family, Label, MetricType, ParsedPayload } from './model.js';
 
 export interface ParseOptions {
@@ -347,7 +347,6 @@ export function isValidFloatAt(s: string, from: number, to: number): boolean {
 // Canonical lines become TextSamples that keep their offsets instead of Label
 // objects (see model.ts).
 
-const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 /** Sample role inside its family, decided once when the family is resolved. */
 const enum Role {
@@ -638,20 +637,15 @@ class TextParser {
     if (i === end) this.fail(`missing type in TYPE line for metric name ${quote(name)}`);
     const typeEnd = this.tokenEnd(i, end);
     const type = text.slice(i, typeEnd);
-    if (!TYPES.has(type)) this.fail(`invalid metric type ${quote(type)} for metric name ${quote(name)}`);
+    if (!METRIC_TYPES.has(type)) this.fail(`invalid metric type ${quote(type)} for metric name ${quote(name)}`);
     const after = this.skipBlanks(typeEnd, end);
     if (after !== end) this.fail(`unexpected ${quote(text.slice(after, end))} after metric type ${quote(type)}`);
     if (f !== undefined) {
       if (f.typeDeclared) this.fail(`second TYPE line for metric name ${quote(name)}`);
       if (f.samples.length > 0) this.fail(`TYPE line for metric name ${quote(name)} after its samples`);
     }
-    if (type === 'histogram' || type === 'summary') {
-      const suffixes = type === 'histogram' ? ['_bucket', '_sum', '_count'] : ['_sum', '_count'];
-      for (const sfx of suffixes) {
-        if (this.byName.has(name + sfx)) {
-          this.fail(`TYPE ${type} for metric name ${quote(name)} after a family named ${quote(name + sfx)}`);
-        }
-      }
+    for (const claimed of claimedNames(name, type)) {
+      if (this.byName.has(claimed)) this.fail(`TYPE ${type} for metric name ${quote(name)} after a family named ${quote(claimed)}`);
     }
     if (f === undefined) f = this.newFamily(name);
     f.type = type as MetricType;

@@ -11,7 +11,7 @@
 // instance and reported as a conflict.
 
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
-import { plainSample } from '../exposition/model.js';
+import { claimants, claimedNames, plainSample } from '../exposition/model.js';
 import { escapeHelp, escapeLabelValue } from '../exposition/text_parse.js';
 import { renderHeader, renderSamples } from '../exposition/text_render.js';
 
@@ -48,7 +48,6 @@ interface Slot {
 }
 
 const SIMPLE: ReadonlySet<Kind> = new Set(['counter', 'gauge', 'untyped', 'loose']);
-const SUFFIXES: Record<string, readonly string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
 const UP_HELP = escapeHelp('1 if the instance answered 200 with a valid exposition body, 0 otherwise (set by exporter-proxy fan-out).');
 
 export function mergeInstances(outcomes: InstanceOutcome[]): Merged {
@@ -118,15 +117,11 @@ function conflictFor(slots: Map<string, Slot>, f: Family): string | undefined {
     }
     return undefined;
   }
-  for (const suffix of SUFFIXES[f.type] ?? []) {
-    if (slots.has(f.name + suffix)) return `${f.type} needs the name ${f.name + suffix} for its samples, but an earlier instance has a family of that name`;
+  for (const claimed of claimedNames(f.name, f.type)) {
+    if (slots.has(claimed)) return `${f.type} needs the name ${claimed} for its samples, but an earlier instance has a family of that name`;
   }
-  for (const [type, suffixes] of Object.entries(SUFFIXES)) {
-    for (const suffix of suffixes) {
-      if (!f.name.endsWith(suffix)) continue;
-      const base = slots.get(f.name.slice(0, -suffix.length));
-      if (base?.type === type) return `collides with the ${type} ${f.name.slice(0, -suffix.length)} of an earlier instance`;
-    }
+  for (const { base, type } of claimants(f.name)) {
+    if (slots.get(base)?.type === type) return `collides with the ${type} ${base} of an earlier instance`;
   }
   return undefined;
 }

@@ -9,7 +9,7 @@
 
 import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameError, DuplicateSeriesError, quote } from '../errors.js';
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
-import { labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
+import { METRIC_TYPES, claimants, claimedNames, labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
 import { AddedLabels, renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
 import { repeatAsSent } from '../exposition/text_repeat.js';
@@ -132,8 +132,6 @@ export interface StoredEntry {
   readonly chunks: ReadonlyMap<string, StoredChunk> | Iterable<readonly [string, StoredChunk]>;
 }
 
-const TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-
 /** All apps' chunks of one family, keyed by app. */
 interface FamilySlot {
   name: string;
@@ -164,7 +162,6 @@ export interface StoreOptions {
 }
 
 const MAX_REMEMBERED_ERRORS = 10_000;
-const SUFFIXES: Record<string, readonly string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
 
 export class Store {
   private readonly entries = new Map<string, Entry>();
@@ -348,7 +345,7 @@ export class Store {
     let series = 0;
     for (const [name, c] of r.chunks) {
       const endsInNewline = c.data instanceof Uint8Array && Number.isInteger(c.start) && Number.isInteger(c.bytes) && c.bytes > 0 && c.start >= 0 && c.start + c.bytes <= c.data.length && c.data[c.start + c.bytes - 1] === 0x0a;
-      if (!isValidMetricName(name) || !TYPES.has(c.type) || !endsInNewline || !Number.isInteger(c.series) || c.series < 1) {
+      if (!isValidMetricName(name) || !METRIC_TYPES.has(c.type) || !endsInNewline || !Number.isInteger(c.series) || c.series < 1) {
         throw new ProxyError(`app ${quote(app)}: malformed family ${quote(String(name))}`);
       }
       this.checkFamily(app, { name, type: c.type, typeDeclared: c.declared === true }, own);
@@ -493,17 +490,13 @@ export class Store {
         );
       }
     }
-    for (const suffix of SUFFIXES[family.type] ?? []) {
-      const other = this.holderOf(app, family.name + suffix, own);
-      if (other) throw new TypeConflictError(`${family.type} ${quote(family.name)} needs the name ${quote(family.name + suffix)} for its samples, but app ${quote(other.app)} holds a family of that name`);
+    for (const claimed of claimedNames(family.name, family.type)) {
+      const other = this.holderOf(app, claimed, own);
+      if (other) throw new TypeConflictError(`${family.type} ${quote(family.name)} needs the name ${quote(claimed)} for its samples, but app ${quote(other.app)} holds a family of that name`);
     }
-    for (const [type, suffixes] of Object.entries(SUFFIXES)) {
-      for (const suffix of suffixes) {
-        if (!family.name.endsWith(suffix)) continue;
-        const base = family.name.slice(0, -suffix.length);
-        const owner = this.holderOf(app, base, own);
-        if (owner?.type === type) throw new TypeConflictError(`family ${quote(family.name)} collides with ${type} ${quote(base)} held by app ${quote(owner.app)}`);
-      }
+    for (const { base, type } of claimants(family.name)) {
+      const owner = this.holderOf(app, base, own);
+      if (owner?.type === type) throw new TypeConflictError(`family ${quote(family.name)} collides with ${type} ${quote(base)} held by app ${quote(owner.app)}`);
     }
   }
 
