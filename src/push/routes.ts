@@ -130,8 +130,8 @@ export class PushHandler {
         return ACCEPTED;
       }
       const text = bodyText(body, req.contentType);
-      // A PUT like the group's last one (the usual) is stored without a parse.
-      if (text !== undefined && req.method === 'PUT' && this.deps.push.putRepeat(key, text, req.source)) return OK;
+      // A push of the series the group holds, new values only (the usual), is stored without a parse.
+      if (text !== undefined && this.deps.push.pushRepeat(key, text, req.source)) return OK;
       let payload;
       try {
         payload = text === undefined ? parseProtobufDelimited(body) : parseText(text);

@@ -68,12 +68,14 @@ export class PushService {
   }
 
   /**
-   * A PUT whose body `text` repeats what the group holds, families and
+   * A push whose body `text` repeats what the group holds, every family and
    * series, with new values (Store.repeatPrepared): applied as push() would
-   * apply its parse, without one. False, having changed nothing, when it is
-   * not such a repeat: the caller parses the text and calls push().
+   * apply its parse, without one. A PUT or a POST alike: a POST that names
+   * every family the group holds replaces them all, as a PUT does. False,
+   * having changed nothing, when it is not such a repeat: the caller parses
+   * the text and calls push().
    */
-  putRepeat(key: GroupingKey, text: string, source: string): boolean {
+  pushRepeat(key: GroupingKey, text: string, source: string): boolean {
     const tail = this.timeFamilies(key, this.now());
     const prepared = this.store.repeatPrepared({ app: key.app, ...storeLabels(key) }, text, tail);
     if (prepared === undefined) return false;

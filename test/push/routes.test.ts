@@ -345,11 +345,11 @@ test('GET /api/v1/status and PUT /api/v1/admin/wipe', async () => {
 test('a PUT that repeats the group (same families and series, new values) is stored without a parse, as a parse would store it', async () => {
   const r = pushRig();
   const taken: boolean[] = [];
-  const putRepeat = r.push.putRepeat.bind(r.push);
-  r.push.putRepeat = (...args) => {
+  const pushRepeat = r.push.pushRepeat.bind(r.push);
+  r.push.pushRepeat = (...args) => {
     let ok = true; // unless it returns false: a repeat the store then refuses throws
     try {
-      return (ok = putRepeat(...args));
+      return (ok = pushRepeat(...args));
     } finally {
       taken.push(ok);
     }
@@ -382,5 +382,24 @@ test('a PUT that repeats the group (same families and series, new values) is sto
   assert.match(over.body, /^E_LIMIT: app "job=\\"j\\"" sent 4 series; the limit per app is 3/);
   assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
   assert.deepEqual(taken.slice(3), [false, true], 'the bad value was not taken as a repeat, the one over the limit was');
+  await r.close();
+});
+
+test('a POST naming every family the group holds is stored without a parse too; one naming some of them merges as before', async () => {
+  const r = pushRig();
+  const taken: boolean[] = [];
+  const pushRepeat = r.push.pushRepeat.bind(r.push);
+  r.push.pushRepeat = (...args) => {
+    const ok = pushRepeat(...args);
+    taken.push(ok);
+    return ok;
+  };
+  const post = async (payload: string) => (await r.app.inject({ method: 'POST', url: '/metrics/job/j', payload })).statusCode;
+  assert.equal(await post('# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\n'), 200);
+  r.clock.now += 10_000;
+  assert.equal(await post('# TYPE a gauge\na 2\n# TYPE b gauge\nb 2\n'), 200);
+  assert.equal(await post('# TYPE b gauge\nb 3\n'), 200);
+  assert.deepEqual(taken, [false, true, false]);
+  assert.deepEqual(r.lines(), ['a{instance="",job="j"} 2', 'b{instance="",job="j"} 3', 'push_failure_time_seconds{instance="",job="j"} 0', 'push_time_seconds{instance="",job="j"} 1.70000001e+09']);
   await r.close();
 });
