@@ -25,8 +25,8 @@
 // type. (le and quantile among the added labels would change which samples
 // are valid: such labels are never compared here.)
 
-import type { Family, Label, MetricType } from './model.js';
-import { isValidFloatAt, isValidTimestampAt } from './text_parse.js';
+import { METRIC_TYPES, claimants, claimedNames, type Family, type Label, type MetricType } from './model.js';
+import { isValidFloatAt, isValidMetricName, isValidTimestampAt, unescapeHelp } from './text_parse.js';
 import { LinesAsSentBuilder, type AddedLabels, type LinesAsSent } from './text_render.js';
 
 /** One family as the store holds it for an app (the store's chunk), as far as a repeat is compared with it. */
@@ -47,6 +47,7 @@ export interface HeldFamily {
 }
 
 const NL = 10;
+const HASH = 35;
 const CR = 13;
 const SP = 32;
 const TAB = 9;
@@ -62,10 +63,10 @@ const RBRACE = 125;
  * the lines and each family's rendered size, as renderSamplesAsSent gives
  * them. Undefined when the text is not such a repeat.
  */
-export function repeatAsSent(text: string, held: Iterable<readonly [string, HeldFamily]>, count: number, added: AddedLabels, tail: readonly Family[]): { asSent: LinesAsSent; sizes: number[] } | undefined {
+export function repeatAsSent(text: string, held: ReadonlyMap<string, HeldFamily>, count: number, added: AddedLabels, tail: readonly Family[]): { asSent: LinesAsSent; sizes: number[] } | undefined {
   if (hasNumericLabel(added.extraLabels) || hasNumericLabel(added.defaults)) return undefined;
   if (Buffer.byteLength(text) !== text.length) return undefined; // LinesAsSent holds ASCII payloads only
-  const reader = new RepeatReader(text, added);
+  const reader = new RepeatReader(text, added, held);
   const sizes: number[] = [];
   let i = 0;
   for (const [name, family] of held) {
@@ -75,7 +76,8 @@ export function repeatAsSent(text: string, held: Iterable<readonly [string, Held
     sizes.push(size);
     i++;
   }
-  if (i < count || reader.pos < text.length) return undefined;
+  if (i < count || !reader.headersOnly('')) return undefined;
+  if (reader.pos < text.length) return undefined;
   for (const f of tail) {
     let size = 0;
     for (const s of f.samples) size += reader.out.whole(added.renderLine(s));
@@ -93,9 +95,13 @@ class RepeatReader {
   /** The last LinesAsSent whose added labels were found equal to these. */
   private sameAdded: LinesAsSent | undefined;
 
+  /** Families of the text with a header and no samples, by name: their declared type, if any. */
+  private headerOnlyTypes: Map<string, string | undefined> | undefined;
+
   constructor(
     private readonly text: string,
     added: AddedLabels,
+    private readonly held: ReadonlyMap<string, HeldFamily>,
   ) {
     this.out = new LinesAsSentBuilder(text, added);
     this.comma = Buffer.from(added.comma, 'utf8');
@@ -103,6 +109,7 @@ class RepeatReader {
 
   /** Compare the family's header and lines; its rendered size, or -1 where the text differs. */
   family(name: string, f: HeldFamily): number {
+    if (!this.headersOnly(name)) return -1;
     if (f.help !== undefined && !this.header('# HELP ', name, f.help)) return -1;
     if (f.declared && !this.header('# TYPE ', name, f.type)) return -1;
     const a = f.asSent;
@@ -130,6 +137,63 @@ class RepeatReader {
       size += line;
     }
     return size;
+  }
+
+  /**
+   * Skips the families at pos that have a HELP or TYPE line and no samples
+   * (client libraries write them for a labelled metric with no series yet),
+   * up to a header of `name` or the first sample line, as the store drops
+   * such families. False when one of them could change what the parse
+   * decides for the others, or is not valid (see headerOnly).
+   */
+  headersOnly(name: string): boolean {
+    const text = this.text;
+    while (text.charCodeAt(this.pos) === HASH && !this.isHeaderOf(name)) if (!this.headerOnly()) return false;
+    return true;
+  }
+
+  /** A HELP or TYPE line of `name` at pos ('' matches none). */
+  private isHeaderOf(name: string): boolean {
+    const text = this.text;
+    const p = this.pos;
+    return name !== '' && (text.startsWith('# HELP ', p) || text.startsWith('# TYPE ', p)) && text.startsWith(name, p + 7) && text.charCodeAt(p + 7 + name.length) === SP;
+  }
+
+  /**
+   * One family without samples at pos: `# HELP n help`, `# TYPE n type` or
+   * both in that order. Taken when the parse would take it and drop it
+   * with nothing else changed: a valid name, help and type; a name no other
+   * family of the text has; no held family among the names a histogram or
+   * summary `n` claims for its samples, and `n` not among those of a held
+   * (or earlier header-only) histogram or summary.
+   */
+  private headerOnly(): boolean {
+    const text = this.text;
+    let p = this.pos;
+    let name: string | undefined;
+    let type: string | undefined;
+    for (const kw of ['# HELP ', '# TYPE ']) {
+      if (!text.startsWith(kw, p)) continue;
+      const ns = p + kw.length;
+      let ne = ns;
+      while (ne < text.length && !isBlankOrEnd(text.charCodeAt(ne))) ne++;
+      if (text.charCodeAt(ne) !== SP) return false;
+      const n = text.slice(ns, ne);
+      if (name !== undefined && n !== name) break; // the next family's
+      let nl = text.indexOf('\n', ne);
+      if (nl < 0) nl = text.length;
+      const rest = text.slice(ne + 1, nl > ne && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl);
+      if (kw === '# HELP ' ? !isValidHelp(rest) : !METRIC_TYPES.has(rest)) return false;
+      if (kw === '# TYPE ') type = rest;
+      name = n;
+      p = nl + 1;
+    }
+    if (name === undefined || !isValidMetricName(name) || this.held.has(name) || this.headerOnlyTypes?.has(name)) return false;
+    for (const claimed of claimedNames(name, type ?? '')) if (this.held.has(claimed) || this.headerOnlyTypes?.has(claimed)) return false;
+    for (const { base, type } of claimants(name)) if (this.held.get(base)?.type === type || this.headerOnlyTypes?.get(base) === type) return false;
+    (this.headerOnlyTypes ??= new Map()).set(name, type);
+    this.pos = p;
+    return true;
   }
 
   /** `kw` `name` ` ` `rest`, then the line's end, at pos; moves pos past it. */
@@ -187,6 +251,21 @@ class RepeatReader {
     if (ve < end && !isValidTimestampAt(text, ve + 1, end)) return -1;
     this.pos = nl + 1;
     return this.out.spliced(pos, splice, end, labeled);
+  }
+}
+
+function isBlankOrEnd(c: number): boolean {
+  return c === SP || c === TAB || c === NL || c === CR;
+}
+
+/** HELP text as the parser takes it: escapes `\\\\` and `\\n` only, not ending in a carriage return. */
+function isValidHelp(help: string): boolean {
+  if (help.charCodeAt(help.length - 1) === CR) return false;
+  try {
+    unescapeHelp(help);
+    return true;
+  } catch {
+    return false;
   }
 }
 

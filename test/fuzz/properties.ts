@@ -210,7 +210,9 @@ export function checkRepeat(first: string, second: string, setup: RepeatSetup): 
 
 /** What client libraries push: families with HELP and TYPE lines, then their samples, valid and canonical (mostly). */
 const clientFamily = fc.record({
-  name: fc.constantFrom('m', 'http_requests_total', 'lat', 'q', 'a:b', '_x', 'up'),
+  name: fc.constantFrom('m', 'http_requests_total', 'lat', 'q', 'a:b', '_x', 'up', 'lat_sum', 'q_count'),
+  /** Without: only its HELP and TYPE lines, as clients write a labelled metric with no series yet. */
+  samples: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   help: fc.option(fc.string({ unit: fc.constantFrom('x', ' ', '\\\\', '\\n', '"'), maxLength: 8 })),
   type: fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped', undefined),
   // ASCII, as most payloads are (a payload that is not is never taken as a repeat).
@@ -226,6 +228,7 @@ const clientText = fc
       if (f.type !== undefined) lines.push(`# TYPE ${f.name} ${f.type}`);
       const own = f.labels.map(([n, v]) => `${n}="${v}"`);
       const series = (name: string, more: string[]) => (more.length ? `${name}{${more.join(',')}}` : name);
+      if (!f.samples) continue;
       for (let i = 0; i < f.series; i++) {
         if (f.type === 'histogram') lines.push(`${series(f.name + '_bucket', [...own, `le="${['0.5', '1', '+Inf'][i]}"`])} ${i}`);
         else if (f.type === 'summary') lines.push(`${series(f.name, [...own, `quantile="${['0.5', '0.9', '0.99'][i]}"`])} ${i}`);

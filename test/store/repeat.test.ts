@@ -52,7 +52,7 @@ const CASES: [string, string, string, boolean][] = [
   ['TYPE before HELP', '# HELP a x\n# TYPE a gauge\na 1\n', '# TYPE a gauge\n# HELP a x\na 1\n', false],
   ['a comment', BASE, '# hi\n' + BASE, false],
   ['a blank line', BASE, BASE + '\n', false],
-  ['a header without samples', BASE, BASE + '# TYPE other counter\n', false],
+  ['a header without samples after the rest', BASE, BASE + '# TYPE other counter\n', true],
   ['a bad value', BASE, BASE.replace('up 1', 'up one'), false],
   ['a value out of range', BASE, BASE.replace('up 1', 'up 1e400'), false],
   ['a hex value', BASE, BASE.replace('up 1', 'up 0x1'), false],
@@ -67,6 +67,20 @@ const CASES: [string, string, string, boolean][] = [
   ['the labels dropped', 'm{a="1"} 1\n', 'm 1\n', false],
   ['a duplicate of the line before', 'a{x="1"} 1\n', 'a{x="1"} 1\na{x="1"} 1\n', false],
   ['empty', 'a 1\n', '', false],
+  // Families with a header and no samples (client libraries write them for a labelled metric with no series yet): dropped by both paths.
+  ['header-only families before, between and after', BASE, '# HELP none x\n# TYPE none histogram\n' + BASE.replace('# TYPE up', '# TYPE other gauge\n# TYPE up') + '# HELP last y\\n\n', true],
+  ['a header-only family, then the first push again', BASE + '# TYPE other gauge\n', BASE, true],
+  ['a header-only histogram claiming a held family', '# TYPE lat_bucket gauge\nlat_bucket 1\n', '# TYPE lat histogram\n# TYPE lat_bucket gauge\nlat_bucket 2\n', false],
+  ['a header-only histogram claiming a held family after it', '# TYPE lat_sum gauge\nlat_sum 1\n', '# TYPE lat_sum gauge\nlat_sum 2\n# TYPE lat histogram\n', false],
+  ['a header-only family a held summary claims', '# TYPE x summary\nx_sum 1\nx_count 1\n', '# TYPE x summary\nx_sum 1\nx_count 1\n# TYPE x_count gauge\n', false],
+  ['a header-only family claimed by an earlier header-only one', 'a 1\n', '# TYPE h histogram\n# HELP h_count c\na 1\n', false],
+  ['a header of a held family, out of place', BASE, BASE + '# HELP up again\n', false],
+  ['the same header-only family twice', BASE, '# TYPE z gauge\n' + BASE + '# TYPE z gauge\n', false],
+  ['HELP and TYPE of one header-only family apart', BASE, '# HELP z x\n' + BASE + '# TYPE z gauge\n', false],
+  ['a header-only family with a bad type', BASE, BASE + '# TYPE z info\n', false],
+  ['a header-only family with a bad escape in HELP', BASE, BASE + '# HELP z a\\tb\n', false],
+  ['a header-only family with a bad name', BASE, BASE + '# TYPE 0z gauge\n', false],
+  ['a comment that is not HELP or TYPE', BASE, BASE + '# TYPEz gauge\n', false],
 ];
 
 describe('a payload that repeats the held one is stored as the parse path stores it', () => {
@@ -132,7 +146,7 @@ test('held lines the renderer never writes (`{}`, a trailing comma) are not trus
   const added = new AddedLabels([{ name: 'job', value: 'j' }], []);
   const held = (line: string) => {
     const data = Buffer.from(line + '\n');
-    return [['m', { type: 'untyped', declared: false, series: 1, data, start: 0, bytes: data.length, asSent: undefined, firstLine: 0 }]] as const;
+    return new Map([['m', { type: 'untyped' as const, declared: false, series: 1, data, start: 0, bytes: data.length, asSent: undefined, firstLine: 0 }]]);
   };
   assert.ok(repeatAsSent('m{a="1"} 2\n', held('m{a="1",job="j"} 1'), 1, added, []), 'a line as the store holds it');
   assert.equal(repeatAsSent('m{} 2\n', held('m{,job="j"} 1'), 1, added, []), undefined);
