@@ -180,8 +180,23 @@ export function appText(app: number, series: number, round = 0): string {
   return out;
 }
 
+/**
+ * appText with one series that is new in every round (its path label holds
+ * the round): never what the app holds, so the proxy parses every such
+ * payload, where it stores a payload of the series it holds, new values
+ * only (appText's later rounds), without a parse (exposition/text_repeat.ts).
+ */
+export function changedAppText(app: number, series: number, round = 0): string {
+  return appText(app, series, round).replace('/api/v1/resource/0"', `/api/v1/resource/0-${round}"`);
+}
+
 export function jsonMessage(app: number, series: number, round = 0): Buffer {
   return Buffer.from(JSON.stringify({ [`app${app}`]: appText(app, series, round) }));
+}
+
+/** jsonMessage of changedAppText. */
+export function changedJsonMessage(app: number, series: number, round = 0): Buffer {
+  return Buffer.from(JSON.stringify({ [`app${app}`]: changedAppText(app, series, round) }));
 }
 
 /** The same payload as one InboundMetrics message, standard framing (capnp-ts encoder). */

@@ -16,13 +16,15 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { appText, benchStart, cpuSecondsOf, getProxyDefaults, getText, installCleanup, progress, setProxyDefaults, track, type ProxyOptions, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
+import { appText, changedAppText, benchStart, cpuSecondsOf, getProxyDefaults, getText, installCleanup, progress, setProxyDefaults, track, type ProxyOptions, quantiles, rssOf, startProxyProcess, startPushgatewayProcess, table, until, waitForIdle } from './lib.js';
 
 export interface PushOptions {
   groups: number;
   series: number;
   clients: number;
   seconds: number;
+  /** Every push with a series its group does not hold (changedAppText), rather than the group's series with new values. */
+  changed?: boolean;
 }
 
 export interface PhaseResult {
@@ -53,8 +55,8 @@ export function groupPath(g: number): string {
   return `/metrics/job/bench/instance/i${g}`;
 }
 
-async function pushOnce(pool: Pool, g: number, series: number, round: number): Promise<number> {
-  const res = await pool.request({ method: 'PUT', path: groupPath(g), body: appText(g, series, round) });
+async function pushOnce(pool: Pool, g: number, series: number, round: number, changed: boolean): Promise<number> {
+  const res = await pool.request({ method: 'PUT', path: groupPath(g), body: (changed ? changedAppText : appText)(g, series, round) });
   await res.body.dump();
   return res.statusCode;
 }
@@ -75,7 +77,7 @@ export async function preloadGroups(base: string, opts: { from?: number; to: num
       Array.from({ length: 16 }, async () => {
         for (let g = next++; g < opts.to; g = next++) {
           if (performance.now() > deadline) throw new Error(`preload ${base}: not done after ${opts.timeoutSeconds ?? 600} s`);
-          const status = await pushOnce(pool, g, opts.series, 0);
+          const status = await pushOnce(pool, g, opts.series, 0, false);
           if (status >= 300) throw new Error(`preload ${base}${groupPath(g)}: HTTP ${status}`);
         }
       }),
@@ -115,7 +117,7 @@ export async function pushPhase(base: string, opts: PushOptions): Promise<PhaseR
         while (performance.now() < end) {
           const g = Math.floor(Math.random() * opts.groups);
           const t = performance.now();
-          const status = await pushOnce(pool, g, opts.series, round++);
+          const status = await pushOnce(pool, g, opts.series, round++, opts.changed === true);
           if (status >= 200 && status < 300) latencies.push(performance.now() - t);
           else failed++;
         }
@@ -144,6 +146,8 @@ export interface PushTargetSpec {
   label: string;
   target: PushTarget;
   groups: number;
+  /** Push bodies with a series changed in each (PushOptions.changed). */
+  changed?: boolean;
 }
 
 export interface PushBenchResult extends PushTargetSpec {
@@ -200,14 +204,14 @@ export async function pushBench(opts: PushBenchOptions): Promise<PushBenchResult
     }
     for (const r of running) {
       progress(`HTTP push: warming up ${r.spec.label} for ${warmupSeconds.toFixed(1)} s`);
-      await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: warmupSeconds });
+      await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: warmupSeconds, changed: r.spec.changed });
       await waitForIdle(r.pid);
     }
     progress(`HTTP push: ${opts.clients} clients, ${running.length} targets taking turns, ${slices} x ${(opts.seconds / slices).toFixed(1)} s each`);
     for (let i = 0; i < slices; i++) {
       for (const r of running) {
         const cpuBefore = cpuSecondsOf(r.pid);
-        r.phases.push(await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: opts.seconds / slices }));
+        r.phases.push(await pushPhase(r.url, { groups: r.spec.groups, series: opts.series, clients: opts.clients, seconds: opts.seconds / slices, changed: r.spec.changed }));
         await waitForIdle(r.pid);
         r.cpuSeconds += cpuSecondsOf(r.pid) - cpuBefore;
       }

@@ -105,9 +105,10 @@ async function main(): Promise<void> {
       { label: 'exporter-proxy', target: 'exporter-proxy', groups: MID / SERIES },
       { label: 'pushgateway, check on', target: 'pushgateway', groups: MID / SERIES },
       { label: 'pushgateway, check off (1)', target: 'pushgateway --push.disable-consistency-check', groups: MID / SERIES },
+      { label: 'exporter-proxy, a series changed in every push (2)', target: 'exporter-proxy', groups: MID / SERIES, changed: true },
     ],
   });
-  const [pushSmall, pushOurs, pushCheckOn, pushCheckOff] = pushResults;
+  const [pushSmall, pushOurs, pushCheckOn, pushCheckOff, pushChanged] = pushResults;
 
   // ---------------------------------------------------------- scrape + memory
   // exporter-proxy filled over TCP (JSON), the Pushgateway (check off: its
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------- the table
   const rows: Row[] = [COLUMNS];
   rows.push(section(`ingest (${SERIES} series per push)`));
-  for (const r of ingest) rows.push(row(`socket: ${r.label}`, MID, r.pushesPerSecond, r.seriesPerSecond));
+  for (const r of ingest) rows.push(row(`socket: ${r.label}${r.changed ? " (2)" : ""}`, MID, r.pushesPerSecond, r.seriesPerSecond));
   for (const r of pushResults) rows.push(row(`HTTP PUT: ${r.label}`, r.groups * SERIES, r.pushesPerSecond, r.seriesPerSecond, r.p50, r.p99));
   for (const s of scrapes) {
     rows.push(section(`scrape at ${n(s.size)} (${SCRAPE_CONNECTIONS} connection, idle store)`));
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------- targets
   const mid = scrapes.find((s) => s.size === MID)!;
   const large = scrapes.find((s) => s.size === LARGE)!;
-  const bestSocket = Math.max(...ingest.map((r) => r.seriesPerSecond));
+  const bestSocket = Math.max(...ingest.filter((r) => !r.changed).map((r) => r.seriesPerSecond));
   const pushP50Ratio = pushOurs.p50 / pushSmall.p50;
   const checks: { name: string; size: number; value: number; target: string; met: boolean }[] = [];
   const atLeast = (name: string, size: number, value: number, min: number) => checks.push({ name, size, value, target: `>= ${min}`, met: value >= min });
@@ -209,6 +210,7 @@ async function main(): Promise<void> {
     table(rows),
     '',
     `(1) ${NO_CHECK_FOOTNOTE}.`,
+    `(2) the rows above push each group's (each app's) own series with new values, as client libraries do, which the proxy stores without a parse (exposition/text_repeat.ts); here one series of every push is new, so every push is parsed: ${(pushChanged.pushesPerSecond / pushCheckOff.pushesPerSecond).toFixed(2)} x the pushgateway with its check off (the socket row marked so, likewise: ${(ingest.find((r) => r.changed)!.seriesPerSecond / pushCheckOff.seriesPerSecond).toFixed(2)} x its series/s). Not counted in the targets.`,
     `ingest: sockets: ${INGEST.apps} apps x ${SERIES} series over ${INGEST.connections} connections, ${INGEST.rounds} rounds (the first fills, every later one replaces every app; the first ${INGEST.warmupRounds} are a warm-up, the rest are timed, each from its first write to the newest update time the proxy's /apps shows once every payload is counted), a fresh proxy per turn, every row in ${INGEST.passes} turns (all rows, then all again; per s over all its timed rounds); HTTP: PUT /metrics/job/bench/instance/<g> of a random group with new values, ${PUSH.clients} concurrent clients (undici Pool), ${PUSH.seconds} s per target in ${PUSH.slices} turns (each target idle again before the next turn) after preloading every group and one untimed warm-up turn of ${PUSH.warmupSeconds} s per target, all from a fresh load-generator process; per s = 2xx pushes/s.`,
     `HTTP CPU per 2xx push (all of the target's threads, from the start of each turn until it is idle again): ${pushResults.map((r) => `${r.label} at ${n(r.groups * SERIES)}: ${n(Math.round(r.cpuPerPushUs))} µs`).join('; ')}.`,
     `scrape: the stores are filled first (exporter-proxy: JSON over TCP; pushgateway: HTTP PUT with the check off) and idle while scraped; per s = scrapes/s over one keep-alive connection (the client reads into one reused buffer and only counts bytes, bench/scrape_client.ts: undici's body stream cost more CPU than the server it measured); exporter-proxy, the bare server and the pushgateway take turns (${SCRAPE_SLICES} slices each); the bare node server (own process) serves the proxy's body from memory (gzip: a cached copy). The pushgateway is not loaded to ${n(LARGE)}.`,
