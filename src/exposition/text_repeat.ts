@@ -148,8 +148,24 @@ class RepeatReader {
    */
   headersOnly(name: string): boolean {
     const text = this.text;
-    while (text.charCodeAt(this.pos) === HASH && !this.isHeaderOf(name)) if (!this.headerOnly()) return false;
+    for (this.skipBlankLines(); text.charCodeAt(this.pos) === HASH && !this.isHeaderOf(name); this.skipBlankLines()) if (!this.headerOnly()) return false;
     return true;
+  }
+
+  /** Moves pos past blank lines (blanks only, a trailing carriage return), which the parser skips; prom-client ends each family with one. */
+  private skipBlankLines(): void {
+    const text = this.text;
+    for (;;) {
+      let q = this.pos;
+      let c;
+      while ((c = text.charCodeAt(q)) === SP || c === TAB) q++;
+      if (c === CR) c = text.charCodeAt(++q);
+      if (c === NL) this.pos = q + 1;
+      else {
+        if (q >= text.length) this.pos = text.length;
+        return;
+      }
+    }
   }
 
   /** A HELP or TYPE line of `name` at pos ('' matches none). */
@@ -199,6 +215,7 @@ class RepeatReader {
   /** `kw` `name` ` ` `rest`, then the line's end, at pos; moves pos past it. */
   private header(kw: string, name: string, rest: string): boolean {
     const text = this.text;
+    this.skipBlankLines();
     let p = this.pos;
     if (!text.startsWith(kw, p) || !text.startsWith(name, (p += kw.length)) || text.charCodeAt((p += name.length)) !== SP || !text.startsWith(rest, ++p)) return false;
     p += rest.length;
@@ -234,6 +251,7 @@ class RepeatReader {
    */
   private sample(src: Uint8Array, ps: number, plen: number, labeled: boolean): number {
     const text = this.text;
+    this.skipBlankLines();
     const pos = this.pos;
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = text.length;

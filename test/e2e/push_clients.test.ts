@@ -190,3 +190,61 @@ EOF`);
     await p.stop();
   }
 });
+
+/** Whether each push the proxy answers takes the repeat path (PushService.pushRepeat), in order. */
+function watchRepeats(p: Running): boolean[] {
+  const push = p.proxy.push!;
+  const pushRepeat = push.pushRepeat.bind(push);
+  const taken: boolean[] = [];
+  push.pushRepeat = (...args) => {
+    const ok = pushRepeat(...args);
+    taken.push(ok);
+    return ok;
+  };
+  return taken;
+}
+
+test("the clients' second push of the same metrics, new values only, is stored without a parse", async () => {
+  assert.ok(fs.existsSync(PYTHON), 'needs /usr/bin/python3 with python3-prometheus-client (apt-get install python3-prometheus-client)');
+  const p = await startProxy();
+  try {
+    const taken = watchRepeats(p);
+    const registry = new Registry();
+    const runs = new Counter({ name: 'batch_runs_total', help: 'Runs.', labelNames: ['stage'], registers: [registry] });
+    const dur = new Histogram({ name: 'batch_duration_seconds', help: 'Duration.', buckets: [1, 10], registers: [registry] });
+    // A labelled metric with no series yet: prom-client writes its HELP and TYPE lines only.
+    new Gauge({ name: 'batch_pending', help: 'Pending.', labelNames: ['queue'], registers: [registry] });
+    const gw = new Pushgateway(p.url, {}, registry);
+    const key = { jobName: 'nightly', groupings: { instance: 'host-1' } };
+    runs.inc({ stage: 'load' });
+    dur.observe(4);
+    assert.equal(statusOf(await gw.push(key)), 200);
+    runs.inc({ stage: 'load' });
+    dur.observe(20);
+    assert.equal(statusOf(await gw.push(key)), 200);
+    assert.equal(statusOf(await gw.pushAdd(key)), 200);
+    assert.deepEqual(taken, [false, true, true], 'prom-client: push, push again, pushAdd of the same registry');
+    const lines = await scrapeLines(p, (l) => l.includes('job="nightly"') && !l.startsWith('push_'));
+    assert.ok(lines.includes('batch_runs_total{instance="host-1",job="nightly",stage="load"} 2'), lines.join('\n'));
+    assert.ok(lines.includes('batch_duration_seconds_count{instance="host-1",job="nightly"} 2'), lines.join('\n'));
+
+    const script = `
+import sys
+from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway
+reg = CollectorRegistry()
+c = Counter('cleaned_files', 'Files removed', ['kind'], registry=reg)
+Gauge('queue_depth', 'Depth', ['queue'], registry=reg)  # no series yet: HELP and TYPE only
+c.labels(kind='tmp').inc(int(sys.argv[2]))
+push_to_gateway(sys.argv[1], job='dir_cleaner', registry=reg)
+`;
+    for (const n of ['3', '5']) {
+      const r = await run(PYTHON, ['-c', script, p.url.replace('http://', ''), n]);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    assert.deepEqual(taken.slice(3), [false, true], 'Python: push_to_gateway twice');
+    const py = await scrapeLines(p, (l) => l.startsWith('cleaned_files_total'));
+    assert.deepEqual(py, ['cleaned_files_total{instance="",job="dir_cleaner",kind="tmp"} 5.0']);
+  } finally {
+    await p.stop();
+  }
+});

@@ -218,6 +218,8 @@ const clientFamily = fc.record({
   // ASCII, as most payloads are (a payload that is not is never taken as a repeat).
   labels: fc.uniqueArray(fc.tuple(fc.constantFrom('code', 'path', '_', 'a'), fc.string({ unit: fc.constantFrom('a', ' ', '\\\\', '\\"', '\\n', '}', '{', ',', '=', '#'), maxLength: 6 })), { selector: (l) => l[0], maxLength: 2 }),
   series: fc.integer({ min: 1, max: 3 }),
+  /** A blank line after it, as prom-client writes. */
+  gap: fc.boolean(),
 });
 const clientText = fc
   .tuple(fc.uniqueArray(clientFamily, { selector: (f) => f.name, minLength: 1, maxLength: 4 }), fc.constantFrom('\n', '\n', '\r\n'), fc.boolean())
@@ -235,6 +237,7 @@ const clientText = fc
         else lines.push(`${series(f.name, i === 0 ? own : [...own, `i="${i}"`])} ${i}`);
       }
       if (f.type === 'histogram' || f.type === 'summary') lines.push(`${series(f.name + '_sum', own)} 1.5`, `${series(f.name + '_count', own)} 3`);
+      if (f.gap) lines.push('');
     }
     return lines.join(nl) + (end ? nl : '');
   });
