@@ -274,12 +274,12 @@ export class LinesAsSentBuilder {
   finish(): LinesAsSent {
     const { text, added } = this;
     const count = this.k / 3;
-    // Exact size, off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
+    // Off-heap, of its own: never a slice of Buffer's pool, which a stored entry would pin.
     const byteLength = this.generalAt + 2 * added.commaLength + 1;
     const linesAt = Math.ceil(byteLength / 4) * 4;
-    const buffer = Buffer.allocUnsafeSlow(linesAt + 12 * count);
-    const bytes = buffer.subarray(0, byteLength) as RawBuffer;
-    const table = new Int32Array(buffer.buffer, buffer.byteOffset + linesAt, 3 * count);
+    const buffer = spareBuffers.take(linesAt + 12 * count);
+    const bytes = Buffer.from(buffer, 0, byteLength) as RawBuffer;
+    const table = new Int32Array(buffer, linesAt, 3 * count);
     table.set(this.lines.subarray(0, 3 * count));
     bytes.latin1Write(text, 0, text.length);
     let at = text.length;
@@ -329,6 +329,55 @@ export function writeAsSent(a: LinesAsSent, first: number, count: number, dst: U
   }
   return at;
 }
+
+/**
+ * The buffers of LinesAsSent the store no longer holds (an entry replaced,
+ * rendered or removed), for the next ones: a repeated push needs one of
+ * about the size its group's last push just gave up. Allocating and
+ * freeing an ArrayBuffer costs ~5-6 µs on this VM (glibc's arena lock,
+ * contended with V8's ArrayBuffer sweeper thread). A new buffer has room
+ * for a little more than asked (values grow by a digit), and a spare one is
+ * taken only for a size it fits without more than that room to spare. At
+ * most SPARE_COUNT buffers, SPARE_BYTES in all, each under SPARE_ONE.
+ */
+class SpareBuffers {
+  private readonly spare: ArrayBuffer[] = [];
+  private bytes = 0;
+
+  /** A buffer of at least `size` bytes, of its own (not a slice of another). */
+  take(size: number): ArrayBuffer {
+    const spare = this.spare;
+    for (let i = spare.length - 1; i >= 0; i--) {
+      const b = spare[i]!;
+      if (b.byteLength >= size && b.byteLength <= withRoom(size)) {
+        spare[i] = spare[spare.length - 1]!;
+        spare.pop();
+        this.bytes -= b.byteLength;
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(withRoom(size)).buffer as ArrayBuffer;
+  }
+
+  /** `a`'s buffer, which no one else holds or will read. */
+  give(a: LinesAsSent): void {
+    const b = a.bytes.buffer as ArrayBuffer;
+    if (b.byteLength > SPARE_ONE || this.spare.length >= SPARE_COUNT || this.bytes + b.byteLength > SPARE_BYTES) return;
+    this.spare.push(b);
+    this.bytes += b.byteLength;
+  }
+}
+
+const SPARE_COUNT = 64;
+const SPARE_BYTES = 1 << 20;
+const SPARE_ONE = 64 << 10;
+
+/** `size` and 1/16 more, in 64-byte steps. */
+function withRoom(size: number): number {
+  return (size + (size >> 4) + 63) & ~63;
+}
+
+export const spareBuffers = new SpareBuffers();
 
 /** Node's Buffer with its undocumented direct read and write methods (no per-call argument checks). */
 export type RawBuffer = Buffer & { latin1Write(s: string, offset: number, length: number): number; utf8Write(s: string, offset: number, length?: number): number; latin1Slice(start: number, end: number): string };

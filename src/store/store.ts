@@ -11,7 +11,7 @@ import { ProxyError, ReservedNameError, TypeConflictError, LimitError, AppNameEr
 import type { Family, Label, MetricType, ParsedPayload, Sample } from '../exposition/model.js';
 import { METRIC_TYPES, claimants, claimedNames, labelNamesMask, someSampleHasLabelIn } from '../exposition/model.js';
 import { parseText, escapeLabelValue, floatKey, isValidMetricName } from '../exposition/text_parse.js';
-import { AddedLabels, renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
+import { AddedLabels, spareBuffers, renderHeader, renderSamples, renderSamplesAsSent, writeAsSent, writeText, type LinesAsSent, type RawBuffer } from '../exposition/text_render.js';
 import { repeatAsSent } from '../exposition/text_repeat.js';
 
 /** What every source hands to `put`. Exactly one of `text`, `payload` or `prepared`. */
@@ -229,7 +229,7 @@ export class Store {
     if (!entry) return false;
     this.detach(entry, entry.chunks.keys());
     this.entries.delete(app);
-    this.pending.delete(app);
+    this.releaseAsSent(entry);
     this.totalSeries -= entry.series;
     this._version++;
     return true;
@@ -322,7 +322,7 @@ export class Store {
         const old = this.entries.get(entry.app);
         if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps)`);
         this.replaceEntry(old, entry);
-        this.pending.delete(entry.app);
+        if (old) this.releaseAsSent(old);
         out.restored++;
         out.series += entry.series;
       } catch (err) {
@@ -436,9 +436,9 @@ export class Store {
     const entry: Entry = { app, source: update.source, receiver: update.receiver, updatedAt: now, expiresAt: ttl > 0 ? now + ttl : undefined, chunks: next, series };
     if (update.bookkeeping && old) Object.assign(entry, { source: old.source, receiver: old.receiver, updatedAt: old.updatedAt, expiresAt: old.expiresAt });
     this.replaceEntry(old, entry);
+    if (old) this.releaseAsSent(old);
     // (A merge has just rendered every chunk it keeps: packChunks.)
     if (asSent && !merge) this.pending.add(app);
-    else this.pending.delete(app);
     this._version++;
     return series;
   }
@@ -526,10 +526,23 @@ export class Store {
     for (const app of this.pending) {
       const entry = this.entries.get(app);
       if (!entry) continue;
+      const asSent = entry.chunks.values().next().value?.asSent;
       packChunks(entry.chunks);
       for (const [name, chunk] of entry.chunks) this.families.get(name)!.holders.set(app, chunk);
+      if (asSent) spareBuffers.give(asSent);
     }
     this.pending.clear();
+  }
+
+  /**
+   * An entry no longer held (replaced or removed) gives up the buffer of its
+   * lines kept as sent, if any: nothing else holds it (readers render or copy
+   * pending lines before they keep anything, see renderPending).
+   */
+  private releaseAsSent(entry: Entry): void {
+    if (!this.pending.delete(entry.app)) return;
+    const asSent = entry.chunks.values().next().value?.asSent;
+    if (asSent) spareBuffers.give(asSent);
   }
 
   /**

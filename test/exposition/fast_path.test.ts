@@ -353,7 +353,7 @@ describe('lines as sent (renderSamplesAsSent, writeAsSent)', () => {
     assert.equal(written(small.families, grouping), renderSamples(small.families[0]!, grouping));
   });
 
-  it('holds nothing of the payload string: its bytes are copied into one buffer of its own, the line table behind them', () => {
+  it('holds nothing of the payload string: its bytes are copied into one buffer of its own, the line table behind them, a little room after', () => {
     const text = 'm{a="1"} 1\nm 2\n';
     const p = parseText(text);
     const d = renderSamplesAsSent(p.families, grouping)!;
@@ -364,6 +364,7 @@ describe('lines as sent (renderSamplesAsSent, writeAsSent)', () => {
     assert.equal(lines.buffer, bytes.buffer, 'one allocation');
     assert.equal(bytes.byteOffset, 0);
     assert.equal(lines.length, 3 * 2);
-    assert.equal(bytes.buffer.byteLength, lines.byteOffset + lines.byteLength, 'exact size: not a slice of a shared pool');
+    const used = lines.byteOffset + lines.byteLength;
+    assert.ok(bytes.buffer.byteLength >= used && bytes.buffer.byteLength <= used + used / 16 + 64, `${bytes.buffer.byteLength} bytes for ${used}: not a slice of a shared pool`);
   });
 });

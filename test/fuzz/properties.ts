@@ -18,6 +18,9 @@
 //   repeat   a payload after another for one app: when the store takes it
 //            as a repeat (Store.repeatPrepared, no parse), parsing it gives
 //            the same stored families, headers and lines.
+//   repeat_sequence  puts, repeats, renders and removes over three apps:
+//            the store holds after every step what one fed parsed payloads
+//            holds (buffers given back for reuse are never still in use).
 
 import fc from 'fast-check';
 import { ProxyError } from '../../src/errors.js';
@@ -278,6 +281,60 @@ export const repeatInputs = fc.tuple(repeatPair, repeatSetup);
 
 export const repeatProperty = () => fc.property(repeatInputs, ([[first, second], setup]) => void checkRepeat(first, second, setup));
 
+/** One step of checkRepeatSequence: put variant `text` (null: remove the app), then maybe render what is pending. */
+export interface RepeatStep {
+  app: number;
+  text: number | null;
+  merge: boolean;
+  render: boolean;
+}
+
+/**
+ * Steps on two stores, one fed text (so the repeat path takes what it can,
+ * and buffers given back are reused), one fed parsed payloads: after every
+ * step both accept or refuse alike and hold the same for every app.
+ */
+export function checkRepeatSequence(variants: readonly string[], steps: readonly RepeatStep[], appLabel: string): void {
+  const newStore = () => new Store({ ttlMs: 0, appLabel, reservedPrefix: 'exporter_proxy_' });
+  const store = newStore();
+  const reference = newStore();
+  const labelsOf = [{ labels: [{ name: 'job', value: 'j' }] }, {}, { defaultLabels: [{ name: 'instance', value: '' }] }];
+  const apps = labelsOf.map((_, i) => `app${i}`);
+  for (const [k, step] of steps.entries()) {
+    const app = apps[step.app % apps.length]!;
+    const update: Update = { app, source: 'fuzz', receiver: 'tcp', mode: step.merge ? 'merge' : 'replace', ...labelsOf[step.app % apps.length] };
+    if (step.text === null) {
+      store.remove(app);
+      reference.remove(app);
+    } else {
+      const text = variants[step.text % variants.length]!;
+      const got = proxyErrorOr(() => store.put({ ...update, text }));
+      const want = proxyErrorOr(() => reference.put({ ...update, payload: parseText(text) }));
+      if (got.error?.code !== want.error?.code) throw new Error(`step ${k}: ${got.error?.code ?? 'accepted'} where the parse path ${want.error?.code ?? 'accepts'}:\n${JSON.stringify(text)}`);
+    }
+    if (step.render) store.renderPending();
+    for (const a of apps) {
+      const got = storedApp(store, a);
+      const want = storedApp(reference, a);
+      if (got !== want) throw new Error(`step ${k}: ${a} holds\n${got}\nwhere the parse path holds\n${want}\nsteps ${JSON.stringify(steps)}\nvariants ${JSON.stringify(variants)}`);
+    }
+  }
+}
+
+/** A payload and variants of it: new values (mostly), a series changed; steps over three apps. */
+export const repeatSequence = fc.record({
+  variants: fc.tuple(clientText, clientText, fc.array(fc.constantFrom(...REPEAT_VALUES), { minLength: 1, maxLength: 3 })).map(([base, other, values]) => [
+    base,
+    ...values.map((v) => base.replace(/^([^#\n].*) [^ \n]*?(\r?)$/gm, (_line: string, series: string, cr: string) => `${series} ${v}${cr}`)),
+    base.replace('} ', ',z="1"} '),
+    other,
+  ]),
+  steps: fc.array(fc.record({ app: fc.nat(2), text: fc.option(fc.nat(), { freq: 8 }), merge: fc.nat(9).map((n) => n === 0), render: fc.boolean() }), { minLength: 2, maxLength: 16 }),
+  appLabel: fc.constantFrom('', 'app'),
+});
+
+export const repeatSequenceProperty = () => fc.property(repeatSequence, ({ variants, steps, appLabel }) => checkRepeatSequence(variants, steps, appLabel));
+
 // ---- stream decoders: arbitrary bytes, arbitrary chunkings -----------------
 
 export interface DecodeOutcome {
@@ -447,13 +504,14 @@ const capnpStructBytes = fc
 
 export const capnpStructProperty = () => fc.property(capnpStructBytes, (bytes) => checkCapnpStruct(bytes));
 
-export type TargetName = 'text' | 'store' | 'repeat' | 'json' | 'capnp' | 'capnp_packed' | 'capnp_struct';
+export type TargetName = 'text' | 'store' | 'repeat' | 'repeat_sequence' | 'json' | 'capnp' | 'capnp_packed' | 'capnp_struct';
 /** Each target's property (inputs are opaque to the runners). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const TARGETS: Record<TargetName, () => fc.IProperty<any>> = {
   text: textProperty,
   store: storeProperty,
   repeat: repeatProperty,
+  repeat_sequence: repeatSequenceProperty,
   json: jsonProperty,
   capnp: () => capnpProperty(false),
   capnp_packed: () => capnpProperty(true),

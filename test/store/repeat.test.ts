@@ -137,6 +137,28 @@ test('a family held with the tail named differently, or missing: not a repeat', 
   assert.equal(store.repeatPrepared(update, 'm 2\n', [...tail('t'), ...tail('t2')]), undefined, 'a longer tail than held');
 });
 
+test("a push kept as sent reuses the buffer its group's push before last gave up (an entry replaced, rendered or removed gives its buffer back)", () => {
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
+  const update = { app: 'a', source: 't', receiver: 'tcp', labels: JOB };
+  const text = (v: number) => `# TYPE m counter\nm{a="1"} ${v}\nm{a="2"} ${v}\n`;
+  store.put({ ...update, text: text(1) });
+  const repeat = (v: number) => {
+    const prepared = store.repeatPrepared(update, text(v), [])!;
+    store.put({ ...update, prepared });
+    return prepared.asSent!.bytes.buffer;
+  };
+  const first = repeat(2);
+  repeat(3); // gives back the buffer `first` replaced
+  assert.equal(repeat(4), first, 'the buffer given back by the push before');
+  assert.equal(store.familyText('a', 'm'), 'm{a="1",job="j"} 4\nm{a="2",job="j"} 4\n');
+  // A much longer payload does not take a buffer it does not fit.
+  const long = `# TYPE m counter\nm{a="1"} ${'1'.repeat(300)}\nm{a="2"} 1\n`;
+  store.put({ ...update, text: long });
+  assert.equal(store.familyText('a', 'm'), `m{a="1",job="j"} ${'1'.repeat(300)}\nm{a="2",job="j"} 1\n`);
+  store.renderPending();
+  assert.equal(store.familyText('a', 'm'), `m{a="1",job="j"} ${'1'.repeat(300)}\nm{a="2",job="j"} 1\n`, 'rendered');
+});
+
 test('the repeat fuzz target takes a fair share of its inputs as repeats (it is not vacuous)', () => {
   const inputs = fc.sample(repeatInputs, { seed: 7, numRuns: 600 });
   const taken = inputs.filter(([[first, second], setup]) => checkRepeat(first, second, setup)).length;
