@@ -186,13 +186,18 @@ function storedApp(store: Store, app: string): string {
 export function checkRepeat(first: string, second: string, setup: RepeatSetup): boolean {
   const newStore = () => new Store({ ttlMs: 0, appLabel: setup.appLabel, reservedPrefix: 'exporter_proxy_' });
   const update: Update = { app: 'a', source: 'fuzz', receiver: 'tcp', labels: setup.labels, defaultLabels: setup.defaultLabels };
-  const store = newStore();
+  let store = newStore();
   if (proxyErrorOr(() => store.put({ ...update, text: first })).error) return false;
   if (setup.rendered) store.renderPending();
   else if (store.pendingCount === 0) {
     // Without added labels a parsed payload is stored rendered; a repeat of it is kept as sent.
     const again = store.repeatPrepared(update, first, []);
     if (again) store.put({ ...update, prepared: again });
+    else {
+      // (A store that just missed waits an update before it tries again: start over, held rendered.)
+      store = newStore();
+      store.put({ ...update, text: first });
+    }
   }
   const prepared = timed('Store.repeatPrepared', () => store.repeatPrepared(update, second, []));
   if (!prepared) return false;

@@ -373,15 +373,19 @@ test('a PUT that repeats the group (same families and series, new values) is sto
   assert.equal(bad.statusCode, 400);
   assert.match(bad.body, /^E_PARSE: line 3: /);
   assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
+  // After that miss the store parses the group's next push without trying (it backs off).
+  r.clock.now += 10_000;
+  assert.equal(await put(body('4')), 200);
+  assert.deepEqual(r.lines(), expected('4', '1.70000003e+09'));
   // A repeat the store refuses (a limit lowered since): refused as a parsed push is. (Its failure time
   // is not stored either: the group is over the new limit, so its bookkeeping update is refused too.)
   r.store.configure({ maxSeriesPerApp: 3 });
   r.clock.now += 10_000;
-  const over = await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload: body('4') });
+  const over = await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload: body('5') });
   assert.equal(over.statusCode, 400);
   assert.match(over.body, /^E_LIMIT: app "job=\\"j\\"" sent 4 series; the limit per app is 3/);
-  assert.deepEqual(r.lines(), expected('3', '1.70000002e+09'));
-  assert.deepEqual(taken.slice(3), [false, true], 'the bad value was not taken as a repeat, the one over the limit was');
+  assert.deepEqual(r.lines(), expected('4', '1.70000003e+09'));
+  assert.deepEqual(taken.slice(3), [false, false, true], 'the bad value was not taken as a repeat, nor tried after it; the one over the limit was taken');
   await r.close();
 });
 

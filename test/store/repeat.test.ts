@@ -159,6 +159,25 @@ test("a push kept as sent reuses the buffer its group's push before last gave up
   assert.equal(store.familyText('a', 'm'), `m{a="1",job="j"} ${'1'.repeat(300)}\nm{a="2",job="j"} 1\n`, 'rendered');
 });
 
+test('after a miss the store parses the next updates of that app without trying, 1, 2, 4 ... of them, until a repeat is taken', () => {
+  const store = new Store({ ttlMs: 0, appLabel: '', reservedPrefix: 'exporter_proxy_' });
+  // Without added labels a parse stores an entry rendered, the repeat path as sent: pendingCount tells them apart.
+  const put = (text: string) => {
+    store.renderPending();
+    store.put({ app: 'a', source: 't', receiver: 'tcp', text });
+    return store.pendingCount === 1 ? 'repeat' : 'parsed';
+  };
+  const same = (v: number) => `m{a="1"} ${v}\n`;
+  const changed = (v: number) => `m{a="x${v}"} 1\n`;
+  assert.equal(put(same(1)), 'parsed');
+  assert.equal(put(same(2)), 'repeat');
+  assert.deepEqual([put(changed(1)), put(same(3)), put(same(4))], ['parsed', 'parsed', 'repeat'], 'a miss: the next update is not tried');
+  assert.deepEqual([put(changed(2)), put(changed(3)), put(changed(4)), put(changed(5)), put(changed(6))], ['parsed', 'parsed', 'parsed', 'parsed', 'parsed']);
+  // Tried at changed(2), (4) and same(5) (a miss too: the store holds changed(6)): after that, 4 are parsed without trying.
+  assert.deepEqual([put(same(5)), put(same(6)), put(same(7)), put(same(8)), put(same(9)), put(same(10))], ['parsed', 'parsed', 'parsed', 'parsed', 'parsed', 'repeat']);
+  assert.equal(store.familyText('a', 'm'), 'm{a="1"} 10\n');
+});
+
 test('the repeat fuzz target takes a fair share of its inputs as repeats (it is not vacuous)', () => {
   const inputs = fc.sample(repeatInputs, { seed: 7, numRuns: 600 });
   const taken = inputs.filter(([[first, second], setup]) => checkRepeat(first, second, setup)).length;
