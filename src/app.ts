@@ -200,13 +200,20 @@ export class ExporterProxy {
 
   /**
    * Apply a message from a socket receiver: parsed by a worker thread when
-   * there are workers, except a small one while none is waiting (the round
-   * trip would cost more than the parse, and nothing can be overtaken).
+   * there are workers, except, while none is waiting (so nothing can be
+   * overtaken), a small one (the round trip would cost more than the
+   * parse) or one that repeats what its app holds (the store takes it
+   * without a parse: Store.repeatPrepared).
    */
   private ingestMessage(update: Update & { text: string }): void {
     const pool = this.pool;
     if (!pool || (pool.idle && update.text.length < INLINE_MAX_CHARS)) {
       this.ingest(update);
+      return;
+    }
+    const prepared = pool.idle ? this.store.repeatPrepared(update, update.text, []) : undefined;
+    if (prepared) {
+      this.ingest({ ...update, text: undefined, prepared });
       return;
     }
     const { labels, maxSeries } = this.store.prepareOptions(update);

@@ -146,3 +146,25 @@ test('the proxy with worker threads: big socket payloads are applied in order pe
     await p.stop();
   }
 });
+
+test('the proxy with worker threads: a payload that repeats what its app holds is applied on the main thread while no job waits', async () => {
+  const dir = tempDir();
+  const config = configFromText(`[exporter]\nscrape_expose_endpoint = "127.0.0.1:0"\nworker_threads = 2\n[receiver]\nreceiver_tcp_socket = "127.0.0.1:0"\nreceiver_unix_socket = "${path.join(dir, 'r.sock')}"\n`);
+  const p = await startProxy({ config, quietRenderMs: 60_000 });
+  try {
+    const store = p.proxy.store;
+    const sendBig = async (v: number) => {
+      await send({ port: p.addr.tcp!.port }, JSON.stringify({ big: payload(400, v) }));
+      await waitFor(() => store.familyText('big', 'm')?.startsWith(`m{i="0"} ${v}\n`) === true, 5000, `value ${v} stored`);
+      await p.proxy.pool!.whenIdle();
+    };
+    await sendBig(1);
+    // Without added labels, a worker's parse stores the entry rendered; the repeat path keeps it as sent.
+    assert.equal(store.pendingCount, 0, 'the first payload: parsed by a worker');
+    await sendBig(2);
+    assert.equal(store.pendingCount, 1, 'the repeat: taken on the main thread');
+    assert.match((await getText(`${p.url}/metrics`)).body, /^m\{i="399"\} 2$/m);
+  } finally {
+    await p.stop();
+  }
+});
