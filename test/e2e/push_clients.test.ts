@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
 import { startProxy, type Running } from '../helpers.js';
 import { requireCommand } from './e2e_helpers.js';
-import { sampleLines } from '../push/push_helpers.js';
+import { sampleLines, watchRepeats } from '../push/push_helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -191,24 +191,11 @@ EOF`);
   }
 });
 
-/** Whether each push the proxy answers takes the repeat path (PushService.pushRepeat), in order. */
-function watchRepeats(p: Running): boolean[] {
-  const push = p.proxy.push!;
-  const pushRepeat = push.pushRepeat.bind(push);
-  const taken: boolean[] = [];
-  push.pushRepeat = (...args) => {
-    const ok = pushRepeat(...args);
-    taken.push(ok);
-    return ok;
-  };
-  return taken;
-}
-
 test("the clients' second push of the same metrics, new values only, is stored without a parse", async () => {
   assert.ok(fs.existsSync(PYTHON), 'needs /usr/bin/python3 with python3-prometheus-client (apt-get install python3-prometheus-client)');
   const p = await startProxy();
   try {
-    const taken = watchRepeats(p);
+    const taken = watchRepeats(p.proxy.push!);
     const registry = new Registry();
     const runs = new Counter({ name: 'batch_runs_total', help: 'Runs.', labelNames: ['stage'], registers: [registry] });
     const dur = new Histogram({ name: 'batch_duration_seconds', help: 'Duration.', buckets: [1, 10], registers: [registry] });

@@ -52,6 +52,24 @@ export function pushRig(opts: { maxBodyBytes?: number; ttlMs?: number; storeTtlM
   };
 }
 
+/**
+ * Whether each push `push` is given takes the repeat path (PushService.pushRepeat), in order:
+ * true also for one taken and then refused by the store (it throws).
+ */
+export function watchRepeats(push: PushService): boolean[] {
+  const pushRepeat = push.pushRepeat.bind(push);
+  const taken: boolean[] = [];
+  push.pushRepeat = (...args) => {
+    let ok = true;
+    try {
+      return (ok = pushRepeat(...args));
+    } finally {
+      taken.push(ok);
+    }
+  };
+  return taken;
+}
+
 /** Sample lines with labels sorted by name, so label order does not matter; comments dropped. */
 export function sampleLines(text: string): string[] {
   const out: string[] = [];

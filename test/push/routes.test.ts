@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOBUF_CT, gzip, protobufFixture, pushRig } from './push_helpers.js';
+import { PROTOBUF_CT, gzip, protobufFixture, pushRig, watchRepeats } from './push_helpers.js';
 
 const T0 = 1_700_000_000; // the rig's clock, seconds
 
@@ -344,16 +344,7 @@ test('GET /api/v1/status and PUT /api/v1/admin/wipe', async () => {
 
 test('a PUT that repeats the group (same families and series, new values) is stored without a parse, as a parse would store it', async () => {
   const r = pushRig();
-  const taken: boolean[] = [];
-  const pushRepeat = r.push.pushRepeat.bind(r.push);
-  r.push.pushRepeat = (...args) => {
-    let ok = true; // unless it returns false: a repeat the store then refuses throws
-    try {
-      return (ok = pushRepeat(...args));
-    } finally {
-      taken.push(ok);
-    }
-  };
+  const taken = watchRepeats(r.push);
   const body = (v: string) => `# HELP req Requests.\n# TYPE req counter\nreq{code="200"} ${v}\nreq{code="500"} 1\n`;
   const put = async (payload: string) => (await r.app.inject({ method: 'PUT', url: '/metrics/job/j', payload })).statusCode;
   assert.equal(await put(body('1')), 200);
@@ -391,13 +382,7 @@ test('a PUT that repeats the group (same families and series, new values) is sto
 
 test('a POST naming every family the group holds is stored without a parse too; one naming some of them merges as before', async () => {
   const r = pushRig();
-  const taken: boolean[] = [];
-  const pushRepeat = r.push.pushRepeat.bind(r.push);
-  r.push.pushRepeat = (...args) => {
-    const ok = pushRepeat(...args);
-    taken.push(ok);
-    return ok;
-  };
+  const taken = watchRepeats(r.push);
   const post = async (payload: string) => (await r.app.inject({ method: 'POST', url: '/metrics/job/j', payload })).statusCode;
   assert.equal(await post('# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\n'), 200);
   r.clock.now += 10_000;
