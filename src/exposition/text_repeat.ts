@@ -8,10 +8,13 @@
 //
 // The contract: when repeatAsSent returns lines, parsing the payload and
 // rendering it (prepareEntry) would have given the same families and the
-// same bytes. It returns undefined, and the caller parses, for anything
-// else: a new, missing or reordered family or series, another header, a
-// comment or blank line, a value or timestamp the canonical form does not
-// allow, a payload that is not ASCII, added labels that differ.
+// same bytes. Blank lines are skipped where the parser skips them, and a
+// family with a HELP or TYPE line and no samples where the parse would drop
+// it with nothing else changed (see headerOnly). It returns undefined, and
+// the caller parses, for anything else: a new, missing or reordered family
+// or series, another header, a comment, a value or timestamp the canonical
+// form does not allow, a payload that is not ASCII, added labels that
+// differ.
 //
 // Why equal lines are enough. A held line is `P` + `E` + `} v[ t]` (or
 // `name` + `{E'}` + ` v[ t]` without labels), where E is the added labels
