@@ -130,8 +130,9 @@ export class PushHandler {
         return ACCEPTED;
       }
       const text = bodyText(body, req.contentType);
+      const tail = this.deps.push.timeFamilies(key);
       // A push of the series the group holds, new values only (the usual), is stored without a parse.
-      if (text !== undefined && this.deps.push.pushRepeat(key, text, req.source)) return OK;
+      if (text !== undefined && this.deps.push.pushRepeat(key, text, req.source, tail)) return OK;
       let payload;
       try {
         payload = text === undefined ? parseProtobufDelimited(body) : parseText(text);
@@ -140,7 +141,7 @@ export class PushHandler {
         if (err instanceof DuplicateSeriesError || err instanceof LimitError) this.deps.push.recordFailure(key, req.source);
         throw err;
       }
-      this.deps.push.push(key, payload, req.method === 'PUT', req.source);
+      this.deps.push.push(key, payload, req.method === 'PUT', req.source, tail);
       return OK;
     } catch (err) {
       return this.refused(err, key, req);

@@ -50,10 +50,10 @@ export class PushService {
 
   /**
    * Apply a parsed push. `replace` = PUT, otherwise POST. Throws the
-   * ProxyError that rejected it (after recording the failure time).
+   * ProxyError that rejected it (after recording the failure time). `tail`:
+   * timeFamilies(key), when the caller has it already (from pushRepeat).
    */
-  push(key: GroupingKey, payload: ParsedPayload, replace: boolean, source: string): void {
-    const now = this.now();
+  push(key: GroupingKey, payload: ParsedPayload, replace: boolean, source: string, tail = this.timeFamilies(key)): void {
     let families: Family[];
     try {
       families = prepareFamilies(payload, key);
@@ -61,7 +61,7 @@ export class PushService {
       if (err instanceof ProxyError && !(err instanceof GroupingKeyError)) this.recordFailure(key, source);
       throw err;
     }
-    families.push(...this.timeFamilies(key, now));
+    families.push(...tail);
     let series = 0;
     for (const f of families) series += f.samples.length;
     this.put(key, source, { payload: { families, series }, mode: replace ? 'replace' : 'merge' });
@@ -73,20 +73,24 @@ export class PushService {
    * apply its parse, without one. A PUT or a POST alike: a POST that names
    * every family the group holds replaces them all, as a PUT does. False,
    * having changed nothing, when it is not such a repeat: the caller parses
-   * the text and calls push().
+   * the text and calls push() with the same `tail`.
    */
-  pushRepeat(key: GroupingKey, text: string, source: string): boolean {
-    const tail = this.timeFamilies(key, this.now());
+  pushRepeat(key: GroupingKey, text: string, source: string, tail = this.timeFamilies(key)): boolean {
     const prepared = this.store.repeatPrepared({ app: key.app, ...storeLabels(key) }, text, tail);
     if (prepared === undefined) return false;
     this.put(key, source, { prepared, mode: 'replace' });
     return true;
   }
 
-  /** push_time_seconds (now) and push_failure_time_seconds (kept), the families every push stores after the pushed ones. */
-  private timeFamilies(key: GroupingKey, now: number): Family[] {
+  /**
+   * push_time_seconds (now) and push_failure_time_seconds (kept): the
+   * families every push to `key` stores after the pushed ones. Built once
+   * per push (it reads the group's failure time from the store), for
+   * pushRepeat and, when that does not take the push, push().
+   */
+  timeFamilies(key: GroupingKey): Family[] {
     const failure = lastValue(this.store.familyText(key.app, PUSH_FAILURE_TIME)) ?? '0';
-    return [timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(now / 1000)), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure)];
+    return [timeFamily(PUSH_TIME, PUSH_TIME_HELP, formatGoFloat(this.now() / 1000)), timeFamily(PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure)];
   }
 
   /** Store the group's update; a store rejection also sets the failure time, and is rethrown. */
