@@ -169,6 +169,22 @@ export function escapeHelp(raw: string): string {
   return raw;
 }
 
+/**
+ * What is wrong with HELP text as written (escapes `\\` and `\n` only; no
+ * carriage return at its end, which rendering would turn into a CRLF line
+ * ending), or undefined when it is valid.
+ */
+export function helpProblem(help: string): string | undefined {
+  let i = help.indexOf('\\');
+  while (i >= 0) {
+    const c = help.charCodeAt(i + 1);
+    if (c !== BSLASH && c !== 110 /* n */) return `invalid escape sequence ${quote(help.slice(i, i + 2))} in HELP text`;
+    i = help.indexOf('\\', i + 2);
+  }
+  if (help.length > 0 && help.charCodeAt(help.length - 1) === CR) return 'HELP text ends in a carriage return';
+  return undefined;
+}
+
 /** Escaped HELP text -> raw text (`\\`, `\n` only; others throw RangeError). */
 export function unescapeHelp(escaped: string): string {
   return unescape(escaped, false);
@@ -653,17 +669,8 @@ class TextParser {
   }
 
   private checkHelp(help: string): void {
-    let i = help.indexOf('\\');
-    while (i >= 0) {
-      const c = help.charCodeAt(i + 1);
-      if (c !== BSLASH && c !== 110 /* n */) {
-        this.fail(`invalid escape sequence ${quote(help.slice(i, i + 2))} in HELP text`);
-      }
-      i = help.indexOf('\\', i + 2);
-    }
-    if (help.length > 0 && help.charCodeAt(help.length - 1) === CR) {
-      this.fail('HELP text ends in a carriage return');
-    }
+    const problem = helpProblem(help);
+    if (problem !== undefined) this.fail(problem);
   }
 
   // --- sample lines: the fast path --------------------------------------------

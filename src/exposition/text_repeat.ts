@@ -29,7 +29,7 @@
 // are valid: such labels are never compared here.)
 
 import { METRIC_TYPES, claimants, claimedNames, type Family, type Label, type MetricType } from './model.js';
-import { isValidFloatAt, isValidMetricName, isValidTimestampAt, unescapeHelp } from './text_parse.js';
+import { helpProblem, isValidFloatAt, isValidMetricName, isValidTimestampAt } from './text_parse.js';
 import { LinesAsSentBuilder, type AddedLabels, type LinesAsSent } from './text_render.js';
 
 /** One family as the store holds it for an app (the store's chunk), as far as a repeat is compared with it. */
@@ -202,7 +202,7 @@ class RepeatReader {
       let nl = text.indexOf('\n', ne);
       if (nl < 0) nl = text.length;
       const rest = text.slice(ne + 1, nl > ne && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl);
-      if (kw === '# HELP ' ? !isValidHelp(rest) : !METRIC_TYPES.has(rest)) return false;
+      if (kw === '# HELP ' ? helpProblem(rest) !== undefined : !METRIC_TYPES.has(rest)) return false;
       if (kw === '# TYPE ') type = rest;
       name = n;
       p = nl + 1;
@@ -277,17 +277,6 @@ class RepeatReader {
 
 function isBlankOrEnd(c: number): boolean {
   return c === SP || c === TAB || c === NL || c === CR;
-}
-
-/** HELP text as the parser takes it: escapes `\\\\` and `\\n` only, not ending in a carriage return. */
-function isValidHelp(help: string): boolean {
-  if (help.charCodeAt(help.length - 1) === CR) return false;
-  try {
-    unescapeHelp(help);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
