@@ -11,7 +11,7 @@ export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untype
 export const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 /** The sample names a histogram or summary family claims, as suffixes of its name (other types claim none). */
-export const TYPE_SUFFIXES: Readonly<Record<string, readonly string[]>> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
+const TYPE_SUFFIXES: Readonly<Record<string, readonly string[]>> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
 
 /** The names other than its own that a family `name` of `type` claims for its samples (none but for a histogram or summary). */
 export function claimedNames(name: string, type: string): string[] {

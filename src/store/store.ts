@@ -405,7 +405,7 @@ export class Store {
     const { labels, maxSeries, apart } = this.prepareOptions(update);
     const prepared =
       update.prepared ??
-      (update.text !== undefined && update.mode !== 'merge' && old !== undefined ? this.repeatOf(old, update.text, labels, update.defaultLabels, []) : undefined) ??
+      (update.text !== undefined && update.mode !== 'merge' && old !== undefined ? this.tryRepeat(old, update.text, labels, update.defaultLabels, []) : undefined) ??
       prepareEntry(app, update.payload ?? parseLimited(app, update.text ?? '', maxSeries), labels, update.defaultLabels);
     if (maxSeries && prepared.series > maxSeries) throw new LimitError(`app ${quote(app)} sent ${prepared.series} series; the limit per app is ${maxSeries} (store.max_series_per_app)`);
     if (!old && this.opts.maxApps && this.entries.size >= this.opts.maxApps) throw new LimitError(`store holds ${this.entries.size} apps, the limit (store.max_apps); app ${quote(app)} was not added`);
@@ -463,11 +463,11 @@ export class Store {
    */
   repeatPrepared(update: Pick<Update, 'app' | 'labels' | 'defaultLabels'>, text: string, tail: readonly Family[]): PreparedEntry | undefined {
     const old = this.entries.get(update.app);
-    return old && this.repeatOf(old, text, this.prepareOptions(update).labels, update.defaultLabels, tail);
+    return old && this.tryRepeat(old, text, this.prepareOptions(update).labels, update.defaultLabels, tail);
   }
 
   /** repeatOf, unless the app's last attempts missed (repeatMisses). */
-  private repeatOf(old: Entry, text: string, added: readonly Label[], defaults: readonly Label[] | undefined, tail: readonly Family[]): PreparedEntry | undefined {
+  private tryRepeat(old: Entry, text: string, added: readonly Label[], defaults: readonly Label[] | undefined, tail: readonly Family[]): PreparedEntry | undefined {
     const miss = this.repeatMisses.get(old.app);
     if (miss !== undefined && miss.skip > 0) {
       miss.skip--;
@@ -554,7 +554,7 @@ export class Store {
     for (const app of this.pending) {
       const entry = this.entries.get(app);
       if (!entry) continue;
-      const asSent = entry.chunks.values().next().value?.asSent;
+      const asSent = asSentOf(entry);
       packChunks(entry.chunks);
       for (const [name, chunk] of entry.chunks) this.families.get(name)!.holders.set(app, chunk);
       if (asSent) spareBuffers.give(asSent);
@@ -569,7 +569,7 @@ export class Store {
    */
   private releaseAsSent(entry: Entry): void {
     if (!this.pending.delete(entry.app)) return;
-    const asSent = entry.chunks.values().next().value?.asSent;
+    const asSent = asSentOf(entry);
     if (asSent) spareBuffers.give(asSent);
   }
 
@@ -764,6 +764,11 @@ function chunkText(c: Chunk): string {
   const bytes = Buffer.allocUnsafe(c.bytes);
   writeChunk(c, bytes, 0);
   return bytes.toString('utf8');
+}
+
+/** The lines an entry keeps as sent, if it does: all its chunks share them (one update's), or none has any. */
+function asSentOf(entry: Entry): LinesAsSent | undefined {
+  return entry.chunks.values().next().value?.asSent;
 }
 
 function allApart(chunks: Iterable<Chunk>): boolean {
